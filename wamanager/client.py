@@ -1,0 +1,132 @@
+"""``WhatsAppManager``: the client users hold."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from types import TracebackType
+
+import aiohttp
+import anyio
+
+from .auth import Auth
+from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
+from .retry import RetryPolicy
+from .session import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    NOT_GIVEN,
+    NotGiven,
+    Session,
+    Sleep,
+    Timeout,
+)
+
+__all__ = ["WhatsAppManager"]
+
+
+class WhatsAppManager:
+    """Async client for the WhatsApp Provisioning API.
+
+    Use it as an async context manager (or call :meth:`close`)::
+
+        async with WhatsAppManager(auth=BasicAuth(key, secret)) as wam:
+            deployment = await wam.deployments.get(deployment_id)
+
+    Resource groups: :attr:`deployments`, :attr:`otp`, :attr:`profile`, :attr:`stickerpacks`
+    and :attr:`stickers`.
+
+    Args:
+        auth: :class:`~wamanager.BasicAuth`, :class:`~wamanager.JWTAuth` or
+            :class:`~wamanager.BearerToken`.
+        base_url: the API root; point it at a sandbox for tests and demos.
+        timeout: seconds (or a :class:`~wamanager.Timeout`) for one attempt of one request.
+        max_retries: retries of transient failures (0 disables them); default 2.
+        retry: the full :class:`~wamanager.RetryPolicy`, if ``max_retries`` is not enough.
+        rate_limit: requests per second across the whole client (``None``: no limit).
+        rate_burst: requests allowed at once before ``rate_limit`` spaces them.
+        session: an :class:`aiohttp.ClientSession` of yours; used as is, never closed here.
+        sleep: how to wait between retries (inject a fake in tests).
+    """
+
+    def __init__(
+        self,
+        auth: Auth,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        rate_burst: int = 1,
+        session: aiohttp.ClientSession | None = None,
+        sleep: Sleep = anyio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._bind(
+            Session(
+                auth,
+                base_url=base_url,
+                timeout=timeout,
+                retry=retry,
+                max_retries=max_retries,
+                rate_limit=rate_limit,
+                rate_burst=rate_burst,
+                session=session,
+                sleep=sleep,
+                rng=rng,
+            )
+        )
+
+    def _bind(self, session: Session) -> None:
+        self.session = session
+        #: Create, get, list and delete deployments.
+        self.deployments = Deployments(session)
+        #: Verify the OTP, or have it sent again.
+        self.otp = OTP(session)
+        #: The business profile and its photo.
+        self.profile = Profiles(session)
+        #: Sticker packs.
+        self.stickerpacks = Stickerpacks(session)
+        #: Stickers inside a pack.
+        self.stickers = Stickers(session)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> WhatsAppManager:
+        """A client with other timeouts or retries for some calls, sharing this one's
+        connections, rate limit and lifecycle::
+
+            await wam.with_options(timeout=5, max_retries=0).deployments.get(dep_id)
+        """
+        copy = object.__new__(WhatsAppManager)
+        copy._bind(self.session.with_options(timeout=timeout, max_retries=max_retries, retry=retry))
+        return copy
+
+    @property
+    def base_url(self) -> str:
+        """The API root this client talks to."""
+        return self.session.base_url
+
+    async def close(self) -> None:
+        """Close the connections this client opened. Safe to call twice."""
+        await self.session.close()
+
+    async def __aenter__(self) -> WhatsAppManager:
+        await self.session.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"WhatsAppManager(base_url={self.base_url!r}, auth={self.session.auth!r})"

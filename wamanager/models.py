@@ -1,0 +1,554 @@
+"""attrs models for every schema of the WhatsApp Provisioning API, and the one converter.
+
+Responses are parsed leniently: unknown keys (the API may add ``meta``) are ignored, missing
+optional fields become ``None``, and an unknown ``current_state.title`` is kept (see
+:class:`~wamanager.states.DeploymentState`). Requests are checked strictly before they are
+sent: :func:`validate` collects *every* problem and raises one
+:class:`~wamanager.errors.ValidationError` naming each field and its reason.
+
+Secret fields (``vname_certificate``, ``pin``, the OTP ``code``) are left out of ``repr()``.
+
+Spec schema → model:
+
+==============================  ===============================================
+``Deployment`` (request)        :class:`DeploymentRequest`
+``DeploymentResponse``          :class:`Deployment` (+ :class:`CurrentState`)
+``Resend-OTP``                  :class:`ResendRequest`
+``ResendOtpResponse``           :class:`ResendResult`
+verify request / 201 body       :class:`VerifyRequest` / :class:`VerifyResult`
+``profile``                     :class:`Profile` (``vertical`` values: :class:`Vertical`)
+photo request / response        :class:`PhotoUpdate` / :class:`ProfilePhoto`
+sticker pack create request     :class:`StickerpackCreate`
+``StickerpacksResponse``        :class:`StickerpackList` of :class:`StickerpackRef`
+``StickerpackResponse``         :class:`StickerpackDetails` of :class:`Stickerpack`
+sticker create request          :class:`StickerCreate`
+``StickersResponse``            :class:`StickerList` of :class:`StickerRef`
+``StickerIndexsResponse``       :class:`StickerDetails` of :class:`Sticker`
+``Error*`` problem details      :class:`ProblemDetails` (+ :class:`InvalidParameter`)
+==============================  ===============================================
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from .states import DeploymentState
+
+__all__ = [
+    "PROFILE_LIMITS",
+    "CurrentState",
+    "Deployment",
+    "DeploymentRequest",
+    "InvalidParameter",
+    "OTPMethod",
+    "PhotoUpdate",
+    "ProblemDetails",
+    "Profile",
+    "ProfilePhoto",
+    "ResendRequest",
+    "ResendResult",
+    "Sticker",
+    "StickerCreate",
+    "StickerDetails",
+    "StickerList",
+    "StickerRef",
+    "Stickerpack",
+    "StickerpackCreate",
+    "StickerpackDetails",
+    "StickerpackList",
+    "StickerpackRef",
+    "VerifyRequest",
+    "VerifyResult",
+    "Vertical",
+    "converter",
+    "problems",
+    "structure",
+    "unstructure",
+    "validate",
+]
+
+T = TypeVar("T")
+
+
+class OTPMethod(str, enum.Enum):
+    """How the OTP is delivered."""
+
+    SMS = "sms"
+    VOICE = "voice"
+
+
+class Vertical(str, enum.Enum):
+    """The business verticals WhatsApp recognises (the spec's ``profile.vertical`` enum)."""
+
+    AUTOMOTIVE = "Automotive"
+    BEAUTY_SPA_AND_SALON = "Beauty, Spa and Salon"
+    CLOTHING_AND_APPAREL = "Clothing and Apparel"
+    EDUCATION = "Education"
+    ENTERTAINMENT = "Entertainment"
+    EVENT_PLANNING_AND_SERVICE = "Event Planning and Service"
+    FINANCE_AND_BANKING = "Finance and Banking"
+    FOOD_AND_GROCERY = "Food and Grocery"
+    PUBLIC_SERVICE = "Public Service"
+    HOTEL_AND_LODGING = "Hotel and Lodging"
+    MEDICAL_AND_HEALTH = "Medical and Health"
+    NON_PROFIT = "Non-profit"
+    PROFESSIONAL_SERVICES = "Professional Services"
+    SHOPPING_AND_RETAIL = "Shopping and Retail"
+    TRAVEL_AND_TRANSPORTATION = "Travel and Transportation"
+    RESTAURANT = "Restaurant"
+    OTHER = "Other"
+
+
+#: (min, max) lengths of the profile's text fields, from the spec.
+PROFILE_LIMITS: dict[str, tuple[int, int]] = {
+    "about": (1, 139),
+    "address": (1, 256),
+    "description": (1, 256),
+    "email": (1, 128),
+}
+_WEBSITES_MAX = 2
+_WEBSITE_LENGTH_MAX = 256
+_PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    # Lists are accepted and frozen; a lone string would be split into characters.
+    if isinstance(values, str):
+        return (values,)
+    return tuple(values)
+
+
+# --- deployments -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class DeploymentRequest:
+    """The body of ``POST /deployments``: the number to provision and how to send its OTP.
+
+    ``country_code`` and ``number`` are digits only (``"44"``, ``"7700900000"``).
+    ``vname_certificate`` comes from the WhatsApp Business dashboard; ``pin`` is needed only
+    when the number already has a two-step-verification PIN. Both are secrets and never
+    appear in ``repr()``.
+    """
+
+    country_code: str
+    number: str
+    vname_certificate: str = attrs.field(repr=False)
+    waba_id: str
+    method: OTPMethod | str = OTPMethod.SMS
+    pin: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def msisdn(self) -> str:
+        """The full number, country code first (``"447700900000"``)."""
+        return f"{self.country_code}{self.number}"
+
+
+@attrs.frozen
+class CurrentState:
+    """``current_state`` of a deployment: its title and a human-readable detail."""
+
+    title: DeploymentState
+    detail: str | None = None
+
+
+@attrs.frozen
+class Deployment:
+    """A deployment as the API reports it (``DeploymentResponse``)."""
+
+    deployment_id: str
+    waba_id: str | None = None
+    country_code: str | None = None
+    number: str | None = None
+    api_key: str | None = None
+    current_state: CurrentState | None = None
+
+    @property
+    def state(self) -> DeploymentState | None:
+        """The state title, or ``None`` when the response carried no ``current_state``."""
+        return self.current_state.title if self.current_state else None
+
+    @property
+    def detail(self) -> str | None:
+        """``current_state.detail`` (why an ERROR happened, for example)."""
+        return self.current_state.detail if self.current_state else None
+
+
+# --- OTP -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ResendRequest:
+    """The body of ``POST /deployments/{id}/resend-otp``."""
+
+    method: OTPMethod | str = OTPMethod.SMS
+
+
+@attrs.frozen
+class ResendResult:
+    """``ResendOtpResponse``: the resend was accepted and a new code is on its way."""
+
+    message: str | None = None
+    vname: str | None = None
+    method: str | None = None
+
+
+@attrs.frozen
+class VerifyRequest:
+    """The body of ``POST /deployments/{id}/verify``. The code never appears in ``repr()``."""
+
+    code: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class VerifyResult:
+    """The verify call's 201 body."""
+
+    deployment_id: str | None = None
+    status: str | None = None
+
+
+# --- profile -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Profile:
+    """The business profile. Every field is optional; ``None`` means "not set / unchanged".
+
+    On update, only the fields that are not ``None`` are sent (a partial ``PATCH``). The API
+    has no way to clear a field (every text field needs at least one character), so ``None``
+    never needs to be sent.
+    """
+
+    about: str | None = None
+    address: str | None = None
+    description: str | None = None
+    email: str | None = None
+    vertical: Vertical | str | None = None
+    websites: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_str_tuple)
+    )
+
+
+@attrs.frozen
+class PhotoUpdate:
+    """The body of ``POST /deployments/{id}/profile/photo``."""
+
+    image_url: str
+
+
+@attrs.frozen
+class ProfilePhoto:
+    """Where the profile photo was pulled from."""
+
+    image_url: str | None = None
+
+
+# --- sticker packs and stickers ------------------------------------------------------------
+
+
+@attrs.frozen
+class StickerpackCreate:
+    """The body of ``POST /deployments/{id}/stickerpacks``."""
+
+    publisher: str
+    name: str
+    ios_app_store_link: str | None = None
+    android_app_store_link: str | None = None
+
+
+@attrs.frozen
+class StickerpackRef:
+    """A sticker pack's id, as lists and creation return it."""
+
+    id: str
+
+
+@attrs.frozen
+class StickerpackList:
+    """``StickerpacksResponse``."""
+
+    stickerpacks: tuple[StickerpackRef, ...] = ()
+
+
+@attrs.frozen
+class Stickerpack:
+    """A sticker pack's details."""
+
+    name: str | None = None
+    publisher: str | None = None
+    android_app_store_link: str | None = None
+    ios_app_store_link: str | None = None
+
+
+@attrs.frozen
+class StickerpackDetails:
+    """``StickerpackResponse``."""
+
+    stickerpacks: tuple[Stickerpack, ...] = ()
+
+
+@attrs.frozen
+class StickerCreate:
+    """The body of ``POST .../stickerpacks/{pack}/stickers``."""
+
+    image_data_id: str
+    emojis: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+
+
+@attrs.frozen
+class StickerRef:
+    """A sticker's index within its pack."""
+
+    index: str
+
+
+@attrs.frozen
+class StickerList:
+    """``StickersResponse``."""
+
+    stickers: tuple[StickerRef, ...] = ()
+
+
+@attrs.frozen
+class Sticker:
+    """A sticker: its media ids and emojis."""
+
+    id: str | None = None
+    image_data_id: str | None = None
+    emojis: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class StickerDetails:
+    """``StickerIndexsResponse``."""
+
+    stickers: tuple[Sticker, ...] = ()
+
+
+# --- problem details -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class InvalidParameter:
+    """One entry of a problem's ``invalid_parameters``."""
+
+    name: str | None = None
+    reason: str | None = None
+
+
+@attrs.frozen
+class ProblemDetails:
+    """An error body (every ``Error*`` schema of the spec is this shape)."""
+
+    type: str | None = None
+    title: str | None = None
+    detail: str | None = None
+    instance: str | None = None
+    invalid_parameters: tuple[InvalidParameter, ...] = ()
+
+
+# --- the converter -------------------------------------------------------------------------
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False)
+    conv.register_structure_hook(DeploymentState, lambda value, _: DeploymentState(str(value)))
+    # ``str | Enum`` unions: accept any string on the way in, send the enum's value out.
+    for enum_union in (OTPMethod | str, Vertical | str, Vertical | str | None):
+        conv.register_structure_hook(enum_union, lambda value, _: value)
+    for enum_cls in (OTPMethod, Vertical):
+        conv.register_unstructure_hook(enum_cls, lambda member: member.value)
+    # Requests omit optional fields left at their default (None), so partial updates stay
+    # partial and the spec's "optional" fields are never sent as null.
+    for cls in (Profile, StickerpackCreate):
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True)
+        )
+    # ``method`` is required by the spec even though the model defaults it to sms.
+    conv.register_unstructure_hook(
+        DeploymentRequest,
+        make_dict_unstructure_fn(
+            DeploymentRequest,
+            conv,
+            _cattrs_omit_if_default=True,
+            method=override(omit_if_default=False),
+        ),
+    )
+    conv.register_unstructure_hook(
+        StickerCreate,
+        make_dict_unstructure_fn(StickerCreate, conv, emojis=override(omit_if_default=True)),
+    )
+    return conv
+
+
+#: The one converter: wire dicts ⇄ models.
+converter: cattrs.Converter = _make_converter()
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Parse a decoded JSON body into ``cls``.
+
+    Raises :class:`cattrs.BaseValidationError` for a body of the wrong shape; the session
+    turns that into :class:`~wamanager.errors.UnexpectedResponse`.
+    """
+    if not isinstance(data, dict):
+        raise cattrs.ClassValidationError(
+            f"expected a JSON object for {cls.__name__}",
+            [TypeError(f"got {type(data).__name__}")],
+            cls,
+        )
+    return converter.structure(data, cls)
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a request model into its JSON-ready dict (after :func:`validate`)."""
+    return converter.unstructure(obj)
+
+
+def describe_structure_error(exc: Exception, cls: type[Any]) -> str:
+    """A one-line, readable account of why a body did not fit ``cls``."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        lines = cattrs.transform_error(exc, path=f"$({cls.__name__})")
+        return "; ".join(lines)
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- client-side validation ----------------------------------------------------------------
+
+Problem = tuple[str, str]
+_Checker = Callable[[Any], Iterable[Problem]]
+
+
+def _text(value: object, field: str, *, required: bool = True) -> Iterable[Problem]:
+    if value is None:
+        if required:
+            yield field, "is required"
+    elif not isinstance(value, str):
+        yield field, f"must be a string, not {type(value).__name__}"
+    elif required and not value.strip():
+        yield field, "must not be empty"
+
+
+def _digits(value: object, field: str, *, required: bool = True) -> Iterable[Problem]:
+    found = list(_text(value, field, required=required))
+    yield from found
+    if not found and isinstance(value, str) and not _DIGITS.fullmatch(value):
+        yield field, "must contain digits only (no '+', spaces or dashes)"
+
+
+def _choice(value: object, field: str, choices: type[enum.Enum]) -> Iterable[Problem]:
+    allowed = [member.value for member in choices]
+    raw = value.value if isinstance(value, enum.Enum) else value
+    if raw not in allowed:
+        yield field, f"must be one of {', '.join(map(repr, allowed))}, not {raw!r}"
+
+
+def _http_url(value: str, field: str) -> Iterable[Problem]:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        yield field, "must be an absolute http(s) URL"
+
+
+def _check_deployment(req: DeploymentRequest) -> Iterable[Problem]:
+    yield from _digits(req.country_code, "country_code")
+    yield from _digits(req.number, "number")
+    # The certificate is a secret: its problems never quote it.
+    yield from _text(req.vname_certificate, "vname_certificate")
+    yield from _text(req.waba_id, "waba_id")
+    yield from _choice(req.method, "method", OTPMethod)
+    if req.pin is not None:
+        yield from _digits(req.pin, "pin")
+
+
+def _check_resend(req: ResendRequest) -> Iterable[Problem]:
+    yield from _choice(req.method, "method", OTPMethod)
+
+
+def _check_verify(req: VerifyRequest) -> Iterable[Problem]:
+    yield from _text(req.code, "code")
+
+
+def _check_profile(profile: Profile) -> Iterable[Problem]:
+    for field, (low, high) in PROFILE_LIMITS.items():
+        value = getattr(profile, field)
+        if value is None:
+            continue
+        found = list(_text(value, field, required=False))
+        yield from found
+        if not found and not low <= len(value) <= high:
+            yield field, f"must be {low} to {high} characters long, not {len(value)}"
+    if profile.vertical is not None:
+        yield from _choice(profile.vertical, "vertical", Vertical)
+    if profile.websites is not None:
+        if not 1 <= len(profile.websites) <= _WEBSITES_MAX:
+            yield "websites", f"must hold 1 to {_WEBSITES_MAX} items, not {len(profile.websites)}"
+        for i, site in enumerate(profile.websites):
+            field = f"websites[{i}]"
+            found = list(_text(site, field))
+            yield from found
+            if not found and len(site) > _WEBSITE_LENGTH_MAX:
+                yield field, f"must be at most {_WEBSITE_LENGTH_MAX} characters, not {len(site)}"
+    if all(getattr(profile, f.name) is None for f in attrs.fields(Profile)):
+        yield "profile", "must set at least one field"
+
+
+def _check_photo(req: PhotoUpdate) -> Iterable[Problem]:
+    found = list(_text(req.image_url, "image_url"))
+    yield from found
+    if found:
+        return
+    yield from _http_url(req.image_url, "image_url")
+    if not urlsplit(req.image_url).path.lower().endswith(_PHOTO_SUFFIXES):
+        yield "image_url", "must point to a .png, .jpg or .jpeg file"
+
+
+def _check_stickerpack(req: StickerpackCreate) -> Iterable[Problem]:
+    yield from _text(req.publisher, "publisher")
+    yield from _text(req.name, "name")
+    for field in ("ios_app_store_link", "android_app_store_link"):
+        value = getattr(req, field)
+        found = list(_text(value, field, required=False))
+        yield from found
+        if value is not None and not found:
+            yield from _http_url(value, field)
+
+
+def _check_sticker(req: StickerCreate) -> Iterable[Problem]:
+    yield from _text(req.image_data_id, "image_data_id")
+    for i, emoji in enumerate(req.emojis):
+        yield from _text(emoji, f"emojis[{i}]")
+
+
+_CHECKERS: dict[type[Any], _Checker] = {
+    DeploymentRequest: _check_deployment,
+    ResendRequest: _check_resend,
+    VerifyRequest: _check_verify,
+    Profile: _check_profile,
+    PhotoUpdate: _check_photo,
+    StickerpackCreate: _check_stickerpack,
+    StickerCreate: _check_sticker,
+}
+
+
+def problems(obj: Any) -> list[Problem]:
+    """Every ``(field, reason)`` that makes ``obj`` an invalid request; empty when valid."""
+    return list(_CHECKERS[type(obj)](obj))
+
+
+def validate(obj: Any) -> None:
+    """Raise :class:`~wamanager.errors.ValidationError` listing every problem of ``obj``."""
+    found = problems(obj)
+    if found:
+        from .errors import ValidationError  # errors imports models; keep the cycle lazy
+
+        raise ValidationError(found, model=type(obj).__name__)

@@ -1,0 +1,9 @@
+"""Resource groups of :class:`~wamanager.WhatsAppManager`, one module each."""
+
+from .deployments import Deployments
+from .otp import OTP
+from .profile import Profiles
+from .stickerpacks import Stickerpacks
+from .stickers import Stickers
+
+__all__ = ["OTP", "Deployments", "Profiles", "Stickerpacks", "Stickers"]

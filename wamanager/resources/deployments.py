@@ -1,0 +1,57 @@
+"""``/deployments``: create, read, list and delete deployments."""
+
+from __future__ import annotations
+
+import builtins
+
+from ..errors import UnexpectedResponse
+from ..models import Deployment, DeploymentRequest, unstructure, validate
+from ._base import Resource, parse
+
+_ONE = "/deployments/{deployment_id}"
+
+
+class Deployments(Resource):
+    """Deployments: one per WhatsApp number being provisioned."""
+
+    __slots__ = ()
+
+    async def create(self, request: DeploymentRequest) -> Deployment:
+        """Start provisioning a number (``POST /deployments``, answers 202).
+
+        The request is validated first (:class:`~wamanager.errors.ValidationError`). Creation
+        is retried on transient failures: a repeat that reaches the server after the first
+        did answers :class:`~wamanager.errors.NumberInUse`, whose
+        ``existing_deployment_id`` is the deployment to adopt.
+        Raises :class:`~wamanager.errors.Forbidden` when the account may not use the API.
+        """
+        validate(request)
+        data = await self._session.request(
+            "POST", "/deployments", json_body=unstructure(request), replay_safe=True
+        )
+        return parse(data, Deployment, what="create deployment")
+
+    async def get(self, deployment_id: str) -> Deployment:
+        """One deployment and its ``current_state``. Raises :class:`~wamanager.errors.NotFound`."""
+        data = await self._session.request(
+            "GET", _ONE, path_params={"deployment_id": deployment_id}
+        )
+        return parse(data, Deployment, what="get deployment")
+
+    async def list(self) -> builtins.list[Deployment]:
+        """Every deployment of the account (``GET /deployments``, a JSON array).
+
+        Not in the v0.1.5 spec; documented in Vonage's sticker guide.
+        """
+        data = await self._session.request("GET", "/deployments")
+        if not isinstance(data, builtins.list):
+            raise UnexpectedResponse("list deployments: expected a JSON array", status=200)
+        return [parse(item, Deployment, what="list deployments") for item in data]
+
+    async def delete(self, deployment_id: str) -> None:
+        """Delete a deployment (answers 204; it then moves through DELETING to DELETED).
+
+        Raises :class:`~wamanager.errors.StateConflict` when it is already being deleted or
+        is in a state that cannot be deleted yet.
+        """
+        await self._session.request("DELETE", _ONE, path_params={"deployment_id": deployment_id})

@@ -1,0 +1,55 @@
+"""``/deployments/{id}/resend-otp`` and ``/verify``: the one-time password steps."""
+
+from __future__ import annotations
+
+from ..models import (
+    OTPMethod,
+    ResendRequest,
+    ResendResult,
+    VerifyRequest,
+    VerifyResult,
+    unstructure,
+    validate,
+)
+from ._base import Resource, parse
+
+
+class OTP(Resource):
+    """The OTP the API sends to the number in CODE_SENT: verify it, or ask for another."""
+
+    __slots__ = ()
+
+    async def resend(self, deployment_id: str, method: OTPMethod | str = "sms") -> ResendResult:
+        """Send a new code by ``method`` (``"sms"`` or ``"voice"``); the old code stops working.
+
+        The spec suggests waiting five minutes for a code before asking again. Raises
+        :class:`~wamanager.errors.ResendConflict` when the state allows no resend and
+        :class:`~wamanager.errors.Throttled` when asked too often. Retried only when the
+        request surely never reached the server (connection refused, 429).
+        """
+        request = ResendRequest(method=method)
+        validate(request)
+        data = await self._session.request(
+            "POST",
+            "/deployments/{deployment_id}/resend-otp",
+            path_params={"deployment_id": deployment_id},
+            json_body=unstructure(request),
+        )
+        return parse(data, ResendResult, what="resend OTP")
+
+    async def verify(self, deployment_id: str, code: str) -> VerifyResult:
+        """Submit the code the number received (answers 201; the state moves to CODE_VERIFIED).
+
+        Raises :class:`~wamanager.errors.VerificationFailed` for a wrong code or too many
+        attempts. Retried only when the request surely never reached the server.
+        The code is a secret: it is never logged nor shown in an error.
+        """
+        request = VerifyRequest(code=code)
+        validate(request)
+        data = await self._session.request(
+            "POST",
+            "/deployments/{deployment_id}/verify",
+            path_params={"deployment_id": deployment_id},
+            json_body=unstructure(request),
+        )
+        return parse(data, VerifyResult, what="verify OTP")
