@@ -24,7 +24,8 @@ WhatsAppManagerError
 ├── ClientClosed                the client was used after close (also a RuntimeError)
 ├── DeploymentFailed            the deployment reached ERROR
 ├── DeploymentDeleted           the deployment was deleted while being watched
-└── WatchTimeout                a watch deadline or stuck-state limit (also TimeoutError)
+├── WatchTimeout                a watch deadline or stuck-state limit (also TimeoutError)
+└── WatchEnded                  wait_for() cannot be satisfied any more
 ```
 
 :func:`error_from_response` is the one place that maps a status and a problem ``type`` to a
@@ -71,6 +72,7 @@ __all__ = [
     "Unprocessable",
     "ValidationError",
     "VerificationFailed",
+    "WatchEnded",
     "WatchTimeout",
     "WhatsAppManagerError",
     "error_from_response",
@@ -376,3 +378,13 @@ def error_from_response(
     if issubclass(cls, Throttled):
         return cls(status, problem, retry_after=retry_after, **common)
     return cls(status, problem, **common)
+
+
+class WatchEnded(WhatsAppManagerError):
+    """``wait_for`` can no longer be satisfied: the watch ended (READY reached, or the
+    watcher was closed) before the awaited state was seen."""
+
+    def __init__(self, message: str, *, deployment_id: str, state: DeploymentState | None) -> None:
+        self.deployment_id = deployment_id
+        self.state = state
+        super().__init__(message)

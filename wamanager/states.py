@@ -27,7 +27,10 @@ __all__ = [
     "SUCCESS",
     "TERMINAL",
     "TRANSITIONS",
+    "VERIFIED",
     "DeploymentState",
+    "Signal",
+    "interpret",
     "is_legal_transition",
 ]
 
@@ -97,6 +100,14 @@ FAILURE: frozenset[DeploymentState] = frozenset({_S.ERROR})
 TERMINAL: frozenset[DeploymentState] = SUCCESS | FAILURE | {_S.DELETED}
 #: States in which the API accepts ``verify`` and ``resend-otp``.
 ACTIONABLE: frozenset[DeploymentState] = frozenset({_S.CODE_SENT, _S.WRONG_CODE})
+#: States that mean the OTP was accepted.
+VERIFIED: frozenset[DeploymentState] = frozenset({_S.CODE_VERIFIED, _S.FINALIZING, _S.READY})
+# A jump from any of these to a verified state means a code was accepted in between.
+_BEFORE_VERIFY: frozenset[DeploymentState | None] = frozenset(
+    {_S.INITIALIZING, _S.CREATING_CLUSTER, _S.CLUSTER_CREATED, _S.CODE_SENT, _S.WRONG_CODE}
+)
+#: States that mean the deployment is going away.
+_GONE: frozenset[DeploymentState] = frozenset({_S.DELETING, _S.DELETED})
 #: States from which ``DELETE`` is accepted (everything but DELETING/DELETED).
 DELETABLE: frozenset[DeploymentState] = frozenset(_S) - {_S.DELETING, _S.DELETED}
 
@@ -139,6 +150,63 @@ def is_legal_transition(previous: DeploymentState, current: DeploymentState) -> 
     return current in TRANSITIONS[previous]
 
 
+class Signal(enum.Enum):
+    """What a new snapshot implies, as :func:`interpret` reports it."""
+
+    #: The title differs from the previous snapshot's (or this is the first snapshot).
+    CHANGED = "changed"
+    #: The deployment waits for an OTP (it just entered CODE_SENT or WRONG_CODE).
+    CODE_NEEDED = "code_needed"
+    #: The deployment left CODE_SENT / WRONG_CODE for a verified state.
+    CODE_VERIFIED = "code_verified"
+    #: The deployment reached READY.
+    SUCCEEDED = "succeeded"
+    #: The deployment reached ERROR.
+    FAILED = "failed"
+    #: The deployment is being (or has been) deleted: it will never be READY.
+    DELETED = "deleted"
+    #: The step is not one the table allows, even allowing for skipped states.
+    UNEXPECTED = "unexpected"
+
+
+def _reachable(start: DeploymentState) -> frozenset[DeploymentState]:
+    seen: set[DeploymentState] = set()
+    frontier = list(TRANSITIONS[start])
+    while frontier:
+        here = frontier.pop()
+        if here not in seen:
+            seen.add(here)
+            frontier.extend(TRANSITIONS[here])
+    return frozenset(seen)
+
+
+def interpret(previous: DeploymentState | None, current: DeploymentState) -> tuple[Signal, ...]:
+    """The signals that going from ``previous`` to ``current`` implies, in delivery order.
+
+    ``previous`` is ``None`` for the first snapshot of a watch. Pure: no I/O, no clock.
+    States may be skipped between two polls, so a step is UNEXPECTED only when ``current``
+    cannot be reached from ``previous`` at all (READY back to CODE_SENT, say). An unknown
+    title is never unexpected and never terminal.
+    """
+    if previous == current:
+        return ()
+    signals = [Signal.CHANGED]
+    known = previous is not None and previous.is_known and current.is_known
+    if known and current not in _REACHABLE[previous]:  # type: ignore[index]
+        signals.append(Signal.UNEXPECTED)
+    if current in ACTIONABLE:
+        signals.append(Signal.CODE_NEEDED)
+    elif current in VERIFIED and previous in _BEFORE_VERIFY:
+        signals.append(Signal.CODE_VERIFIED)
+    if current in SUCCESS:
+        signals.append(Signal.SUCCEEDED)
+    elif current in FAILURE:
+        signals.append(Signal.FAILED)
+    elif current in _GONE:
+        signals.append(Signal.DELETED)
+    return tuple(signals)
+
+
 def _check_table() -> None:
     # Declared as data and checked when defined (python-statemachine's habit): every state
     # reaches a terminal state, and terminal states have no way out but deletion.
@@ -159,3 +227,6 @@ def _check_table() -> None:
 
 
 _check_table()
+_REACHABLE: Mapping[DeploymentState, frozenset[DeploymentState]] = {
+    state: _reachable(state) for state in _S
+}
