@@ -30,8 +30,20 @@ from .errors import (
     Unprocessable,
     ValidationError,
     VerificationFailed,
+    WatchEnded,
     WatchTimeout,
     WhatsAppManagerError,
+)
+from .events import (
+    CodeRejected,
+    CodeRequested,
+    CodeResent,
+    CodeVerified,
+    Event,
+    Failed,
+    PollFailed,
+    StateChanged,
+    Succeeded,
 )
 from .models import (
     CurrentState,
@@ -50,10 +62,13 @@ from .models import (
     VerifyResult,
     Vertical,
 )
+from .policy import PollPolicy
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
+from .scheduler import PollScheduler
 from .session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
 from .states import DeploymentState
+from .watcher import DeploymentWatcher, EventStream
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -63,6 +78,10 @@ __all__ = [
     "BasicAuth",
     "BearerToken",
     "ClientClosed",
+    "CodeRejected",
+    "CodeRequested",
+    "CodeResent",
+    "CodeVerified",
     "Conflict",
     "ConnectionFailed",
     "CurrentState",
@@ -71,6 +90,10 @@ __all__ = [
     "DeploymentFailed",
     "DeploymentRequest",
     "DeploymentState",
+    "DeploymentWatcher",
+    "Event",
+    "EventStream",
+    "Failed",
     "Forbidden",
     "InvalidJSON",
     "InvalidParameter",
@@ -79,6 +102,9 @@ __all__ = [
     "NotFound",
     "NumberInUse",
     "OTPMethod",
+    "PollFailed",
+    "PollPolicy",
+    "PollScheduler",
     "ProblemDetails",
     "Profile",
     "ProfilePhoto",
@@ -88,11 +114,13 @@ __all__ = [
     "ResendResult",
     "RetryPolicy",
     "ServerError",
+    "StateChanged",
     "StateConflict",
     "Sticker",
     "StickerRef",
     "Stickerpack",
     "StickerpackRef",
+    "Succeeded",
     "Throttled",
     "Timeout",
     "TransportError",
@@ -103,6 +131,7 @@ __all__ = [
     "VerificationFailed",
     "VerifyResult",
     "Vertical",
+    "WatchEnded",
     "WatchTimeout",
     "WhatsAppManager",
     "WhatsAppManagerError",
