@@ -33,12 +33,12 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .states import DeploymentState
 
@@ -360,9 +360,53 @@ class ProblemDetails:
 # --- the converter -------------------------------------------------------------------------
 
 
+def _structure_text(value: Any, _: Any) -> str:
+    # cattrs would ``str()`` anything (a list becomes "['a']"); numbers are the only other
+    # JSON value that plausibly stands for a string (an id sent as a number).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, not {type(value).__name__}")
+
+
+def _is_homogeneous_tuple(cls: Any) -> bool:
+    args = get_args(cls)
+    return get_origin(cls) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
-    conv.register_structure_hook(DeploymentState, lambda value, _: DeploymentState(str(value)))
+    conv.register_structure_hook(str, _structure_text)
+    conv.register_structure_hook(
+        DeploymentState, lambda value, _: DeploymentState(_structure_text(value, None))
+    )
+
+    # Shapes are checked, not coerced: cattrs alone would split a string where an array
+    # belongs into characters, and build an all-default object from any non-object.
+    def tuple_hook(cls: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
+        item_type = get_args(cls)[0]
+        item_hook = conv.get_structure_hook(item_type)
+
+        def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                raise TypeError(f"expected a JSON array, not {type(value).__name__}")
+            return tuple(item_hook(item, item_type) for item in value)
+
+        return structure_tuple
+
+    def object_hook(cls: Any) -> Callable[[Any, Any], Any]:
+        inner = make_dict_structure_fn(cls, conv)
+
+        def structure_object(value: Any, _: Any) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a JSON object, not {type(value).__name__}")
+            return inner(value, cls)
+
+        return structure_object
+
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, tuple_hook)
+    conv.register_structure_hook_factory(attrs.has, object_hook)
     # ``str | Enum`` unions: accept any string on the way in, send the enum's value out.
     for enum_union in (OTPMethod | str, Vertical | str, Vertical | str | None):
         conv.register_structure_hook(enum_union, lambda value, _: value)
