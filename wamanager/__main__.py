@@ -1,0 +1,7 @@
+"""``python -m wamanager``: the same as the ``wamanager`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,428 @@
+"""The sandbox's state: deployments, their state machine, the OTP inbox, sticker packs.
+
+Everything here is synchronous and in memory. Handlers call one method per request, after
+reading the request body, so each read-modify-write runs without an ``await`` in the middle:
+concurrent requests on the one event loop can never interleave inside it.
+
+Stage changes are computed lazily: a deployment remembers when it entered its state, and
+every access first walks it forward through the automatic stages whose durations have passed
+(:meth:`SandboxEngine.advance`). No background task runs.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from ..states import ACTIONABLE, DeploymentState
+from ._clock import SandboxClock
+from ._config import AUTO_STAGES, SandboxConfig, Scenario
+from ._problems import PROVISIONING, SandboxProblem, forbidden, not_found
+
+__all__ = ["FIRST_PARTY_PACKS", "OtpMessage", "SandboxEngine", "StoredDeployment"]
+
+_S = DeploymentState
+_GONE = frozenset({_S.DELETING, _S.DELETED})
+# How often (sandbox seconds) the purge of deleted deployments sweeps the whole store.
+_SWEEP_EVERY = 60.0
+
+#: WhatsApp's own sticker packs (``?namespace=whatsapp``): pack id → (details, stickers).
+FIRST_PARTY_PACKS: dict[str, dict[str, Any]] = {
+    "whatsapp-cuppy": {
+        "details": {"name": "Cuppy", "publisher": "WhatsApp"},
+        "stickers": {
+            "0": {"id": "cuppy-0", "image_data_id": "cuppy-media-0", "emojis": ["☕"]},
+            "1": {"id": "cuppy-1", "image_data_id": "cuppy-media-1", "emojis": ["😃", "☕"]},
+        },
+    },
+    "whatsapp-bibimbap": {
+        "details": {"name": "Bibimbap Friends", "publisher": "WhatsApp"},
+        "stickers": {
+            "0": {"id": "bibimbap-0", "image_data_id": "bibimbap-media-0", "emojis": ["🍚"]},
+        },
+    },
+}
+
+_STATE_DETAILS: dict[DeploymentState, str] = {
+    _S.INITIALIZING: "Initializing deployment",
+    _S.CREATING_CLUSTER: "Creating cluster",
+    _S.CLUSTER_CREATED: "Cluster created",
+    _S.CODE_SENT: "Verification code sent",
+    _S.WRONG_CODE: "Wrong verification code",
+    _S.CODE_VERIFIED: "Verification code accepted",
+    _S.FINALIZING: "Assigning the number to your API key",
+    _S.READY: "Deployment ready",
+    _S.DELETING: "Deleting deployment",
+    _S.DELETED: "Deployment deleted",
+}
+
+
+@attrs.frozen
+class OtpMessage:
+    """A code that reached the sandbox inbox (``sent_at`` is in sandbox seconds)."""
+
+    deployment_id: str
+    code: str = attrs.field(repr=False)
+    method: str
+    sent_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The inbox endpoint's body."""
+        return {
+            "deployment_id": self.deployment_id,
+            "code": self.code,
+            "method": self.method,
+            "sent_at": self.sent_at,
+        }
+
+
+@attrs.define
+class StoredDeployment:
+    """One deployment as the sandbox keeps it."""
+
+    deployment_id: str
+    api_key: str
+    country_code: str
+    number: str
+    waba_id: str
+    method: str
+    scenario: Scenario | None
+    state: DeploymentState
+    entered_at: float
+    detail: str | None = None
+    code: str | None = attrs.field(default=None, repr=False)
+    inbox: OtpMessage | None = None
+    wrong_codes: int = 0
+    first_code_rejected: bool = False
+    last_code_at: float | None = None
+    profile: dict[str, Any] = attrs.field(factory=dict)
+    photo_url: str | None = None
+    packs: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+    @property
+    def msisdn(self) -> str:
+        """Country code and number."""
+        return f"{self.country_code}{self.number}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``DeploymentResponse`` body."""
+        return {
+            "deployment_id": self.deployment_id,
+            "waba_id": self.waba_id,
+            "country_code": self.country_code,
+            "number": self.number,
+            "api_key": self.api_key,
+            "current_state": {
+                "title": self.state.value,
+                "detail": self.detail or _STATE_DETAILS.get(self.state, self.state.value),
+            },
+        }
+
+
+class SandboxEngine:
+    """Deployments per account, the state machine that moves them, and the OTP inbox."""
+
+    def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:
+        self.config = config
+        self.clock = clock
+        self._rng = random.Random(config.seed)
+        self._deployments: dict[str, StoredDeployment] = {}
+        self._active_by_number: dict[str, str] = {}
+        self._count_by_account: dict[str, int] = {}
+        self._last_sweep = clock.now()
+
+    # --- state machine -------------------------------------------------------------------
+
+    def advance(self, dep: StoredDeployment, now: float | None = None) -> None:
+        """Walk ``dep`` through every automatic stage whose duration has passed by ``now``."""
+        now = self.clock.now() if now is None else now
+        scenario = dep.scenario
+        while dep.state in AUTO_STAGES:
+            if scenario is not None and scenario.stuck_in == dep.state:
+                return
+            leaves_at = dep.entered_at + self.config.durations[dep.state]
+            if now < leaves_at:
+                return
+            if scenario is not None and scenario.fail_at == dep.state:
+                self._enter(dep, _S.ERROR, leaves_at, detail=scenario.fail_detail)
+                return
+            nxt = AUTO_STAGES[dep.state]
+            self._enter(dep, nxt, leaves_at)
+            if nxt is _S.CODE_SENT:
+                withhold = scenario is not None and scenario.withhold_code_until_resend
+                self._send_code(dep, leaves_at, deliver=not withhold)
+
+    def _enter(
+        self, dep: StoredDeployment, state: DeploymentState, at: float, detail: str | None = None
+    ) -> None:
+        dep.state = state
+        dep.entered_at = at
+        dep.detail = detail
+        if state in _GONE and self._active_by_number.get(dep.msisdn) == dep.deployment_id:
+            del self._active_by_number[dep.msisdn]
+
+    def _send_code(self, dep: StoredDeployment, at: float, *, deliver: bool) -> None:
+        dep.code = f"{self._rng.randrange(1_000_000):06d}"
+        dep.last_code_at = at
+        dep.inbox = OtpMessage(dep.deployment_id, dep.code, dep.method, at) if deliver else None
+
+    # --- lookup and bounds ---------------------------------------------------------------
+
+    def _sweep(self, now: float) -> None:
+        if now - self._last_sweep < _SWEEP_EVERY:
+            return
+        self._last_sweep = now
+        for dep in list(self._deployments.values()):
+            self.advance(dep, now)
+            self._purge_if_expired(dep, now)
+
+    def _purge_if_expired(self, dep: StoredDeployment, now: float) -> bool:
+        if dep.state is _S.DELETED and now - dep.entered_at >= self.config.retention:
+            del self._deployments[dep.deployment_id]
+            self._count_by_account[dep.api_key] -= 1
+            return True
+        return False
+
+    def find(self, api_key: str, deployment_id: str) -> StoredDeployment:
+        """The account's deployment, moved forward to now; 404 for unknown or foreign ids."""
+        now = self.clock.now()
+        self._sweep(now)
+        dep = self._deployments.get(deployment_id)
+        if dep is None or dep.api_key != api_key:
+            raise not_found()
+        self.advance(dep, now)
+        if self._purge_if_expired(dep, now):
+            raise not_found()
+        return dep
+
+    def find_ready(self, api_key: str, deployment_id: str) -> StoredDeployment:
+        """Like :meth:`find`, but a deployment that is not READY answers 404 too.
+
+        The profile, photo and sticker operations document no status for "wrong state", and
+        the number has no WhatsApp account until READY, so the sandbox answers 404 with a
+        detail naming the state.
+        """
+        dep = self.find(api_key, deployment_id)
+        if dep.state is not _S.READY:
+            raise not_found(
+                f"Deployment {deployment_id} is in the {dep.state.value} state; profile, photo "
+                "and sticker calls need a READY deployment."
+            )
+        return dep
+
+    def list(self, api_key: str) -> list[StoredDeployment]:
+        """The account's deployments, oldest first, each moved forward to now."""
+        now = self.clock.now()
+        found = []
+        for dep in list(self._deployments.values()):
+            if dep.api_key != api_key:
+                continue
+            self.advance(dep, now)
+            if not self._purge_if_expired(dep, now):
+                found.append(dep)
+        return found
+
+    def __iter__(self) -> Iterator[StoredDeployment]:
+        return iter(list(self._deployments.values()))
+
+    def __len__(self) -> int:
+        return len(self._deployments)
+
+    # --- operations ----------------------------------------------------------------------
+
+    def create(
+        self,
+        api_key: str,
+        *,
+        country_code: str,
+        number: str,
+        waba_id: str,
+        method: str,
+    ) -> StoredDeployment:
+        """Start a deployment; 409 when the number has an active one, 403 over the cap."""
+        now = self.clock.now()
+        self._sweep(now)
+        msisdn = f"{country_code}{number}"
+        existing_id = self._active_by_number.get(msisdn)
+        if existing_id is not None:
+            existing = self._deployments[existing_id]
+            self.advance(existing, now)
+            existing_id = self._active_by_number.get(msisdn)
+        if existing_id is not None:
+            raise SandboxProblem(
+                409,
+                f"{PROVISIONING}#number-in-use",
+                "Number already in use",
+                f"Active deployment already exists with id {existing_id}",
+            )
+        if self._count_by_account.get(api_key, 0) >= self.config.max_deployments:
+            raise forbidden(
+                f"This account has reached its limit of {self.config.max_deployments} "
+                "deployments; delete some first."
+            )
+        dep = StoredDeployment(
+            deployment_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
+            api_key=api_key,
+            country_code=country_code,
+            number=number,
+            waba_id=waba_id,
+            method=method,
+            scenario=self.config.scenario_for(msisdn),
+            state=_S.INITIALIZING,
+            entered_at=now,
+        )
+        self._deployments[dep.deployment_id] = dep
+        self._active_by_number[msisdn] = dep.deployment_id
+        self._count_by_account[api_key] = self._count_by_account.get(api_key, 0) + 1
+        return dep
+
+    def delete(self, api_key: str, deployment_id: str) -> None:
+        """Move a deployment to DELETING; 409 when it is already DELETING or DELETED."""
+        dep = self.find(api_key, deployment_id)
+        if dep.state in _GONE:
+            raise SandboxProblem(
+                409,
+                f"{PROVISIONING}#conflict-deployment-state",
+                "Conflict",
+                f"Deployment cannot be deleted because it is in the {dep.state.value} state.",
+            )
+        self._enter(dep, _S.DELETING, self.clock.now())
+
+    def resend(self, api_key: str, deployment_id: str, method: str) -> StoredDeployment:
+        """Send a new code (the old one stops working); 409 outside CODE_SENT/WRONG_CODE,
+        429 within ``resend_cooldown`` of the last code."""
+        dep = self.find(api_key, deployment_id)
+        now = self.clock.now()
+        if dep.state not in ACTIONABLE:
+            raise SandboxProblem(
+                409,
+                f"{PROVISIONING}#conflict-resend-otp",
+                "Resend Failed",
+                f"OTP not required: the deployment is in the {dep.state.value} state.",
+            )
+        if dep.last_code_at is not None:
+            wait = dep.last_code_at + self.config.resend_cooldown - now
+            if wait > 0:
+                real = max(1, int(-(-wait // self.clock.speed)))
+                raise SandboxProblem(
+                    429,
+                    f"{PROVISIONING}#throttled",
+                    "Throttled",
+                    f"A code was sent less than {self.config.resend_cooldown:g} seconds ago; "
+                    "wait and try again.",
+                    headers={"Retry-After": str(real)},
+                )
+        dep.method = method
+        self._enter(dep, _S.CODE_SENT, now)
+        self._send_code(dep, now, deliver=True)
+        return dep
+
+    def verify(self, api_key: str, deployment_id: str, code: str) -> StoredDeployment:
+        """Check a code: right → CODE_VERIFIED; wrong → 422 and WRONG_CODE, or ERROR once
+        ``max_wrong_codes`` wrong codes were given."""
+        dep = self.find(api_key, deployment_id)
+        now = self.clock.now()
+        if dep.state not in ACTIONABLE:
+            raise _verification_failed(
+                f"No code can be verified: the deployment is in the {dep.state.value} state "
+                "(verify needs CODE_SENT or WRONG_CODE)."
+            )
+        rejected = dep.scenario is not None and dep.scenario.reject_first_code
+        if rejected and not dep.first_code_rejected:
+            dep.first_code_rejected = True
+            right = False
+        else:
+            right = dep.code is not None and code == dep.code
+        if right:
+            dep.code = None
+            dep.inbox = None
+            self._enter(dep, _S.CODE_VERIFIED, now)
+            return dep
+        dep.wrong_codes += 1
+        if dep.wrong_codes >= self.config.max_wrong_codes:
+            self._enter(dep, _S.ERROR, now, detail="Too many failed verification attempts")
+            raise _verification_failed(
+                f"Too many wrong codes ({dep.wrong_codes}); the deployment moved to ERROR.",
+                wrong_code=True,
+            )
+        self._enter(dep, _S.WRONG_CODE, now)
+        raise _verification_failed(
+            "Deployment could not be created because the verification failed.", wrong_code=True
+        )
+
+    def inbox(self, api_key: str, deployment_id: str) -> OtpMessage | None:
+        """The last code delivered to the deployment's number (``None``: none delivered)."""
+        return self.find(api_key, deployment_id).inbox
+
+    # --- profile, photo, stickers --------------------------------------------------------
+
+    def update_profile(
+        self, api_key: str, deployment_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge ``changes`` into the profile and return it."""
+        dep = self.find_ready(api_key, deployment_id)
+        dep.profile.update(changes)
+        return dict(dep.profile)
+
+    def create_pack(self, api_key: str, deployment_id: str, details: dict[str, Any]) -> str:
+        """Add a third-party pack; returns its id."""
+        dep = self.find_ready(api_key, deployment_id)
+        pack_id = f"pack-{self._rng.getrandbits(48):012x}"
+        dep.packs[pack_id] = {"details": details, "stickers": {}, "next": 0}
+        return pack_id
+
+    def pack(
+        self, api_key: str, deployment_id: str, pack_id: str, namespace: str | None
+    ) -> dict[str, Any]:
+        """A pack (first-party with ``namespace="whatsapp"``); 404 when unknown."""
+        dep = self.find_ready(api_key, deployment_id)
+        packs = FIRST_PARTY_PACKS if namespace == "whatsapp" else dep.packs
+        found = packs.get(pack_id)
+        if found is None:
+            raise not_found(f"Stickerpack {pack_id} does not exist.")
+        return found
+
+    def add_sticker(
+        self, api_key: str, deployment_id: str, pack_id: str, sticker: dict[str, Any]
+    ) -> str:
+        """Add a sticker to a third-party pack; returns its index."""
+        pack = self.pack(api_key, deployment_id, pack_id, None)
+        index = str(pack["next"])
+        pack["next"] += 1
+        pack["stickers"][index] = {"id": f"{pack_id}-{index}", **sticker}
+        return index
+
+    def sticker(
+        self,
+        api_key: str,
+        deployment_id: str,
+        pack_id: str,
+        index: str,
+        namespace: str | None,
+        *,
+        remove: bool = False,
+    ) -> dict[str, Any]:
+        """One sticker (removed from its pack with ``remove``); 404 when unknown."""
+        pack = self.pack(api_key, deployment_id, pack_id, namespace)
+        found: dict[str, Any] | None = pack["stickers"].get(index)
+        if found is None:
+            raise not_found(f"Sticker {index} does not exist in stickerpack {pack_id}.")
+        if remove:
+            if namespace == "whatsapp":
+                raise not_found(f"Sticker {index} of a WhatsApp stickerpack cannot be deleted.")
+            del pack["stickers"][index]
+        return found
+
+
+def _verification_failed(detail: str, *, wrong_code: bool = False) -> SandboxProblem:
+    return SandboxProblem(
+        422,
+        f"{PROVISIONING}#verification-failed",
+        "Verification Failed",
+        detail,
+        invalid_parameters=[("code", "Invalid code provided.")] if wrong_code else (),
+    )

@@ -1,0 +1,87 @@
+"""Per-account rate limiting and seeded fault injection."""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+
+import attrs
+
+from ._clock import SandboxClock
+from ._config import FaultConfig
+
+__all__ = ["Fault", "FaultInjector", "RateLimiter"]
+
+
+class RateLimiter:
+    """A token bucket per account: ``rate`` requests per real second, ``burst`` at once.
+
+    Real seconds are the clock's sandbox seconds divided by its speed, so a
+    :class:`~wamanager.sandbox.ManualClock` controls the limiter in tests.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: SandboxClock) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def _real_now(self) -> float:
+        return self._clock.now() / self._clock.speed
+
+    def acquire(self, account: str) -> int | None:
+        """Take a token for ``account``; returns ``None`` or the whole seconds to wait."""
+        now = self._real_now()
+        tokens, last = self._buckets.get(account, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self._rate)
+        if tokens >= 1.0:
+            self._buckets[account] = (tokens - 1.0, now)
+            return None
+        self._buckets[account] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / self._rate))
+
+
+class Fault(enum.Enum):
+    """What the fault injector decided for one request."""
+
+    NONE = "none"
+    DROP = "drop"
+    ERROR_500 = "500"
+    ERROR_503 = "503"
+    MALFORMED = "malformed"
+
+
+@attrs.frozen
+class Decision:
+    """The faults drawn for one request: a delay (real seconds) and at most one fault."""
+
+    latency: float
+    fault: Fault
+
+
+class FaultInjector:
+    """Draws the faults of each request from one seeded :class:`random.Random`.
+
+    The draws happen in request order, always the same number per request (four), so a
+    run with the same seed and the same sequence of requests injects the same faults.
+    """
+
+    def __init__(self, config: FaultConfig, seed: int | None) -> None:
+        self.config = config
+        self._rng = random.Random(seed)
+
+    def decide(self) -> Decision:
+        """The latency and fault for the next request."""
+        low, high = self.config.latency
+        latency = self._rng.uniform(low, high) if high > 0 else 0.0
+        drop, error, kind, malformed = (self._rng.random() for _ in range(4))
+        if drop < self.config.drop_rate:
+            fault = Fault.DROP
+        elif error < self.config.error_rate:
+            fault = Fault.ERROR_500 if kind < 0.5 else Fault.ERROR_503
+        elif malformed < self.config.malformed_rate:
+            fault = Fault.MALFORMED
+        else:
+            fault = Fault.NONE
+        return Decision(latency, fault)
