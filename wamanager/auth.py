@@ -90,10 +90,14 @@ def _load_private_key(private_key: PrivateKey) -> RSAPrivateKey:
         pem = private_key.encode()
     elif isinstance(private_key, (str, os.PathLike)):
         path = Path(private_key)
+        # A str that is neither PEM nor a path may be key material (a PEM without its
+        # header lines, say): only a path-like object's path is ever quoted back.
+        where = repr(str(path)) if isinstance(private_key, os.PathLike) else "the given path"
         try:
             pem = path.read_bytes()
-        except OSError as exc:
-            reason = f"is not PEM text and no readable file is at {str(path)!r} ({exc.strerror})"
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not a usable path"
+            reason = f"is not PEM text and no readable file is at {where} ({why})"
             raise ValidationError([("private_key", reason)], model="JWTAuth") from None
     else:
         raise ValidationError(

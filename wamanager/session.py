@@ -302,8 +302,6 @@ class Session:
                 delay = retry_delay(
                     attempt, self.retry, retry_after=failed.retry_after, random=self._rng()
                 )
-                if failed.status == 429:
-                    self.limiter.pause(delay)
                 logger.info(
                     "retrying %s %s in %.2fs after %s (attempt %d of %d)",
                     method,
@@ -313,7 +311,14 @@ class Session:
                     attempt,
                     self.retry.max_retries + 1,
                 )
-                await self._sleep(delay)
+                if failed.status == 429:
+                    # Throttling holds the whole client, this request included: the pause is
+                    # waited out by the next attempt's ``limiter.acquire()``, so it is waited
+                    # once, on the limiter's clock (sleeping here too would wait twice whenever
+                    # ``sleep`` is not the real one).
+                    self.limiter.pause(delay)
+                else:
+                    await self._sleep(delay)
 
     async def _attempt(
         self, method: str, url: yarl.URL, url_path: str, data: str | None, attempt: int

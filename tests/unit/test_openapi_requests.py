@@ -181,9 +181,10 @@ def validate(openapi: OpenAPI, spec: dict[str, Any], sent: Captured) -> None:
 
 def test_spec_file_is_beside_the_repository() -> None:
     """The patched spec is read from ../shared/spec, relative to the repository root."""
-    assert Path(__file__).parents[2].parent / "shared" / "spec" / (
-        "whatsapp-provisioning.patched.yml"
-    ) == PATCHED_SPEC_PATH
+    assert (
+        Path(__file__).parents[2].parent / "shared" / "spec" / ("whatsapp-provisioning.patched.yml")
+        == PATCHED_SPEC_PATH
+    )
     assert PATCHED_SPEC_PATH.is_file()
 
 
