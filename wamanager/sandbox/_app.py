@@ -58,7 +58,12 @@ ENGINE = web.AppKey("wamanager_sandbox_engine", SandboxEngine)
 _AUTH = web.AppKey("wamanager_sandbox_auth", Authenticator)
 _LIMITER = web.AppKey("wamanager_sandbox_limiter", RateLimiter)
 _FAULTS = web.AppKey("wamanager_sandbox_faults", FaultInjector)
-_ACCOUNT = "wamanager_sandbox_account"
+# aiohttp 3.13+ wants typed request keys; older versions take a plain string.
+_ACCOUNT: Any = (
+    web.RequestKey("wamanager_sandbox_account", Account)  # type: ignore[attr-defined,unused-ignore]
+    if hasattr(web, "RequestKey")
+    else "wamanager_sandbox_account"
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Params = list[tuple[str, str]]
