@@ -131,7 +131,11 @@ class _Transport:
             )
         if self.http is None:
             # Created lazily: an aiohttp session must be made inside a running event loop.
-            self.http = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+            self.http = aiohttp.ClientSession()
+        elif self.http.closed:
+            raise ClientClosed(
+                "the aiohttp.ClientSession given to this wamanager client was closed by its owner"
+            )
         return self.http
 
     async def close(self) -> None:
@@ -143,11 +147,14 @@ class _Transport:
 
 
 def _format_path(template: str, params: Mapping[str, str]) -> str:
-    problems = [
-        (name, "must be a non-empty string")
-        for name, value in params.items()
-        if not isinstance(value, str) or not value
-    ]
+    problems: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if not isinstance(value, str) or not value:
+            problems.append((name, "must be a non-empty string"))
+        elif value in (".", ".."):
+            # quote() leaves dots alone, and servers resolve dot segments: "../x" would
+            # address another resource.
+            problems.append((name, "must not be '.' or '..'"))
     if problems:
         raise ValidationError(problems, model="path")
     return template.format_map({name: quote(value, safe="") for name, value in params.items()})
@@ -298,6 +305,10 @@ class Session:
                     status=failed.status,
                     replay_safe=safe,
                 ):
+                    if failed.status == 429 and failed.retry_after is not None:
+                        # The server asked the whole client to hold off, whether or not this
+                        # request is retried.
+                        self.limiter.pause(min(failed.retry_after, self.retry.max_retry_after))
                     raise failed.error from failed.error.__cause__
                 delay = retry_delay(
                     attempt, self.retry, retry_after=failed.retry_after, random=self._rng()
@@ -325,7 +336,12 @@ class Session:
     ) -> Any:
         http = self._transport.client()
         await self.limiter.acquire()
-        headers = {"Authorization": self.auth.authorization(), "Accept": "application/json"}
+        # User-Agent per request: a session passed in by the user has its own defaults.
+        headers = {
+            "Authorization": self.auth.authorization(),
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
         if data is not None:
             headers["Content-Type"] = "application/json"
         started = time.monotonic()
@@ -336,7 +352,9 @@ class Session:
                 text = await response.text()
                 status = response.status
                 response_headers = dict(response.headers)
-        except Exception as exc:
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            # Only network failures become TransportError; anything else is a bug and must
+            # not be reported as "could not connect".
             failure = _classify(exc)
             elapsed = time.monotonic() - started
             logger.debug(
