@@ -160,11 +160,19 @@ def _format_path(template: str, params: Mapping[str, str]) -> str:
     return template.format_map({name: quote(value, safe="") for name, value in params.items()})
 
 
+#: aiohttp >= 3.10 tells a connect timeout from a read timeout.
+_CONNECT_TIMEOUT: type[BaseException] | None = getattr(aiohttp, "ConnectionTimeoutError", None)
+
+
 def _classify(exc: BaseException) -> Failure | None:
     """Map an aiohttp / asyncio failure to a retry :class:`Failure` (None: not transient)."""
     if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
         return None  # a certificate problem does not fix itself
     if isinstance(exc, aiohttp.ClientConnectorError):
+        return Failure.CONNECT
+    if _CONNECT_TIMEOUT is not None and isinstance(exc, _CONNECT_TIMEOUT):
+        # No connection within the connect timeout: the request was never sent, so even a
+        # non-replay-safe POST may be sent again (it is still reported as RequestTimeout).
         return Failure.CONNECT
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return Failure.TIMEOUT
@@ -416,7 +424,7 @@ class Session:
 def _transport_error(
     exc: BaseException, failure: Failure | None, method: str, path: str, elapsed: float
 ) -> TransportError:
-    if failure is Failure.TIMEOUT:
+    if failure is Failure.TIMEOUT or isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return RequestTimeout(f"{method} {path} timed out after {elapsed:.1f}s")
     reason = str(exc) or type(exc).__name__
     return ConnectionFailed(f"{method} {path} failed: {reason}")

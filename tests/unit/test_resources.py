@@ -379,3 +379,21 @@ async def test_bad_namespace_is_rejected_before_sending(
 async def test_resource_groups_repr_names_base_url(client: WhatsAppManager) -> None:
     """A resource group's repr names its class and the API root (and nothing secret)."""
     assert repr(client.otp) == f"<OTP of {client.base_url}>"
+
+
+@pytest.mark.parametrize(
+    ("emojis", "sent"),
+    [
+        ("👍🏽", ["👍🏽"]),
+        (["🇬🇧", "👨‍👩‍👧"], ["🇬🇧", "👨‍👩‍👧"]),
+        (iter(["🐥"]), ["🐥"]),
+    ],
+    ids=["lone-string", "list", "iterator"],
+)
+async def test_sticker_emojis_are_sent_whole(
+    emojis: Any, sent: list[str], api: FakeAPI, client: WhatsAppManager
+) -> None:
+    """Emojis made of several code points, or given as one string, are sent unsplit."""
+    api.reply(200, {"stickers": [{"index": "1"}]})
+    await client.stickers.create(DEP, "pack", "media", emojis)
+    assert api.requests[0].json["emojis"] == sent

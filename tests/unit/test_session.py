@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +25,8 @@ from wamanager import (
     ValidationError,
     WhatsAppManager,
 )
-from wamanager.session import USER_AGENT
+from wamanager.retry import Failure
+from wamanager.session import USER_AGENT, _classify, _transport_error
 
 from ._support import (
     BASE_PATH,
@@ -407,3 +410,63 @@ async def test_error_names_method_and_path(
         await make_client(max_retries=0).deployments.get(DEP)
     assert str(caught.value).startswith(f"GET /deployments/{DEP} -> 500 Internal Server Error")
     assert (caught.value.method, caught.value.path) == ("GET", f"/deployments/{DEP}")
+
+
+# --- classifying transport failures ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "failure", "error_cls"),
+    [
+        (aiohttp.ConnectionTimeoutError(), Failure.CONNECT, RequestTimeout),
+        (aiohttp.ServerTimeoutError(), Failure.TIMEOUT, RequestTimeout),
+        (asyncio.TimeoutError(), Failure.TIMEOUT, RequestTimeout),
+        (aiohttp.ServerDisconnectedError(), Failure.DISCONNECTED, ConnectionFailed),
+        (aiohttp.ClientPayloadError("cut"), Failure.DISCONNECTED, ConnectionFailed),
+        (aiohttp.ClientOSError(104, "reset"), Failure.DISCONNECTED, ConnectionFailed),
+        (ssl.SSLError("bad cert"), None, ConnectionFailed),
+    ],
+)
+def test_transport_failures_are_classified(
+    exc: BaseException, failure: Failure | None, error_cls: type[TransportError]
+) -> None:
+    """Each aiohttp failure gets its retry class and its exception (a timeout is a timeout)."""
+    got = _classify(exc)
+    assert got is failure
+    assert type(_transport_error(exc, got, "GET", "/x", 1.0)) is error_cls
+
+
+async def test_connect_timeout_retries_even_verify(
+    api: FakeAPI,
+    client: WhatsAppManager,
+    sleeps: SleepRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A verify that timed out while connecting (never sent) is retried and succeeds."""
+    original = aiohttp.ClientSession.request
+    failures = [aiohttp.ConnectionTimeoutError("connect timed out")]
+
+    def flaky(self: aiohttp.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return original(self, method, url, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "request", flaky)
+    api.reply(201, {"deployment_id": DEP, "status": "Deployment was Created"})
+    result = await client.otp.verify(DEP, "123456")
+    assert result.deployment_id == DEP
+    assert len(api.requests) == 1
+    assert sleeps.delays == [0.5]
+
+
+async def test_unexpected_exception_is_not_reported_as_a_connection_failure(
+    client: WhatsAppManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-network exception inside the request propagates as is, not as ConnectionFailed."""
+
+    def broken(self: aiohttp.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "request", broken)
+    with pytest.raises(KeyError):
+        await client.deployments.get(DEP)

@@ -48,7 +48,9 @@ class Stickers(Resource):
 
         ``image_data_id`` is required (:class:`~wamanager.errors.ValidationError`).
         """
-        request = StickerCreate(image_data_id=image_data_id, emojis=tuple(emojis))
+        # The model's converter takes a lone string as one emoji; tuple() would split it
+        # into code points and break emojis made of several ("👍🏽", flags).
+        request = StickerCreate(image_data_id=image_data_id, emojis=emojis)
         validate(request)
         data = await self._session.request(
             "POST",
