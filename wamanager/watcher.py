@@ -319,7 +319,14 @@ class DeploymentWatcher:
     ) -> bool | None:
         assert self._task_group is not None
         self._task_group.cancel_scope.cancel()
+        # The poll task never raises, so the body's own error is the only one: let it
+        # propagate as it is instead of wrapped in an ExceptionGroup by the task group.
+        # Cancellation still goes through, so that enclosing cancel scopes see it.
+        own_error = exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class())
         try:
+            if own_error:
+                await self._task_group.__aexit__(None, None, None)
+                return None
             return await self._task_group.__aexit__(exc_type, exc, tb)
         finally:
             self._task_group = None

@@ -32,6 +32,7 @@ from ._config import (
     Scenario,
 )
 from ._engine import OtpMessage, SandboxEngine
+from ._inbox import SandboxInbox
 from ._runner import SandboxHandle, generate_application, run_sandbox
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "SandboxConfig",
     "SandboxEngine",
     "SandboxHandle",
+    "SandboxInbox",
     "ScaledClock",
     "Scenario",
     "create_app",

@@ -226,6 +226,13 @@ class SandboxEngine:
                 found.append(dep)
         return found
 
+    def get(self, deployment_id: str) -> StoredDeployment | None:
+        """Any account's deployment by id, moved forward to now (for tests and the handle)."""
+        dep = self._deployments.get(deployment_id)
+        if dep is not None:
+            self.advance(dep)
+        return dep
+
     def __iter__(self) -> Iterator[StoredDeployment]:
         return iter(list(self._deployments.values()))
 

@@ -17,6 +17,7 @@ from ._app import API_PREFIX, ENGINE, INBOX_PREFIX, create_app
 from ._clock import ManualClock, SandboxClock
 from ._config import DEFAULT_APPLICATION_ID, Application, SandboxConfig
 from ._engine import OtpMessage, SandboxEngine
+from ._inbox import SandboxInbox
 
 if TYPE_CHECKING:
     from ..auth import BasicAuth, JWTAuth
@@ -122,11 +123,17 @@ class SandboxHandle:
 
     def otp(self, deployment_id: str) -> OtpMessage | None:
         """The last code delivered for ``deployment_id`` (read in-process, any account)."""
-        for dep in self.engine:
-            if dep.deployment_id == deployment_id:
-                self.engine.advance(dep)
-                return dep.inbox
-        return None
+        dep = self.engine.get(deployment_id)
+        return dep.inbox if dep is not None else None
+
+    def inbox(self) -> SandboxInbox:
+        """An OTP provider reading this sandbox's inbox over HTTP, as the first account."""
+        return SandboxInbox(self.root_url, self.basic_authorization)
+
+    async def otp_provider(self, deployment: Any) -> str | None:
+        """An in-process OTP provider: the code delivered to ``deployment``, or ``None``."""
+        message = self.otp(deployment.deployment_id)
+        return message.code if message is not None else None
 
     def advance(self, seconds: float) -> None:
         """Move a :class:`ManualClock` forward; raises TypeError for other clocks."""
