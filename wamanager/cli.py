@@ -87,8 +87,31 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="onboard a number end to end against an embedded sandbox",
+        description="Start a sandbox, provision a number (OTP from the sandbox inbox), set its "
+        "profile, photo and a sticker pack, narrating every event.",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="sandbox seconds per real second (default 60: about five seconds in all)",
+    )
+    parser.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    return asyncio.run(run_demo(speed=args.speed))
+
+
 _SUBCOMMANDS: Sequence[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = (
     _add_sandbox,
+    _add_demo,
 )
 
 
