@@ -387,12 +387,7 @@ class DeploymentWatcher:
                 raise DeploymentDeleted(self.deployment_id, self._latest) from exc
             except _TRANSIENT as exc:
                 errors += 1
-                retry_after = exc.retry_after if isinstance(exc, Throttled) else None
-                await self._emit(
-                    PollFailed(
-                        deployment_id=self.deployment_id, at=_now(), error=exc, attempt=errors
-                    )
-                )
+                retry_after = await self._failed_transiently(exc, errors)
             else:
                 errors = 0
                 finished = await self._observe(snapshot)
@@ -513,10 +508,7 @@ class DeploymentWatcher:
                 raise
             return None
         except (Conflict, *_TRANSIENT) as exc:
-            await self._emit(
-                PollFailed(deployment_id=self.deployment_id, at=_now(), error=exc, attempt=1)
-            )
-            return exc.retry_after if isinstance(exc, Throttled) else None
+            return await self._failed_transiently(exc, 1)
         self._verified = True
         self._asking = False
         await self._emit(CodeVerified(deployment_id=self.deployment_id, at=_now()))
@@ -535,10 +527,7 @@ class DeploymentWatcher:
             await self._client.otp.resend(self.deployment_id, method=method)
         except (Conflict, *_TRANSIENT) as exc:
             # 409: the state moved on (the next poll shows where); 429: asked too often.
-            await self._emit(
-                PollFailed(deployment_id=self.deployment_id, at=_now(), error=exc, attempt=1)
-            )
-            return exc.retry_after if isinstance(exc, Throttled) else None
+            return await self._failed_transiently(exc, 1)
         self._resends += 1
         self._asking = False
         self._code_since = anyio.current_time()
@@ -551,6 +540,13 @@ class DeploymentWatcher:
             )
         )
         return None
+
+    async def _failed_transiently(self, error: Exception, attempt: int) -> float | None:
+        """Report a survivable failure; returns the wait a 429 asked for."""
+        await self._emit(
+            PollFailed(deployment_id=self.deployment_id, at=_now(), error=error, attempt=attempt)
+        )
+        return error.retry_after if isinstance(error, Throttled) else None
 
     # --- delivery ---------------------------------------------------------------------
 
