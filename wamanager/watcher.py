@@ -374,8 +374,18 @@ class DeploymentWatcher:
             self._scheduler.detach()
 
     async def _watch(self) -> Deployment:
-        started = anyio.current_time()
-        self._state_since = started
+        # The deadline bounds everything, a slow request or OTP provider included.
+        with anyio.move_on_after(self.policy.deadline):
+            return await self._poll_until_done()
+        raise WatchTimeout(
+            f"deployment {self.deployment_id} not READY within {self.policy.deadline:g}s "
+            f"(last state {self.state})",
+            deployment_id=self.deployment_id,
+            state=self.state,
+        )
+
+    async def _poll_until_done(self) -> Deployment:
+        self._state_since = anyio.current_time()
         errors = 0
         while True:
             retry_after: float | None = None
@@ -398,28 +408,20 @@ class DeploymentWatcher:
                         retry_after = await self._drive_otp(snapshot)
                     except NotFound as exc:
                         raise DeploymentDeleted(self.deployment_id, self._latest) from exc
-            now = anyio.current_time()
-            self._check_limits(started, now)
-            delay = self.policy.next_delay(
-                self.state, errors=errors, retry_after=retry_after, random=self._rng()
+            self._check_stuck()
+            await anyio.sleep(
+                self.policy.next_delay(
+                    self.state, errors=errors, retry_after=retry_after, random=self._rng()
+                )
             )
-            if self.policy.deadline is not None:
-                delay = min(delay, max(started + self.policy.deadline - now, 0.0))
-            await anyio.sleep(delay)
 
-    def _check_limits(self, started: float, now: float) -> None:
-        policy = self.policy
-        if policy.deadline is not None and now - started >= policy.deadline:
-            raise WatchTimeout(
-                f"deployment {self.deployment_id} not READY within {policy.deadline:g}s "
-                f"(last state {self.state})",
-                deployment_id=self.deployment_id,
-                state=self.state,
-            )
-        if policy.stuck_after is not None and now - self._state_since >= policy.stuck_after:
+    def _check_stuck(self) -> None:
+        limit = self.policy.stuck_after
+        stuck_for = anyio.current_time() - self._state_since
+        if limit is not None and stuck_for >= limit:
             raise WatchTimeout(
                 f"deployment {self.deployment_id} stuck in {self.state} for "
-                f"{now - self._state_since:.0f}s (limit {policy.stuck_after:g}s)",
+                f"{stuck_for:.0f}s (limit {limit:g}s)",
                 deployment_id=self.deployment_id,
                 state=self.state,
             )

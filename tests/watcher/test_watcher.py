@@ -406,6 +406,20 @@ async def test_deadline(wam: WhatsAppManager) -> None:
     assert caught.value.state is S.CREATING_CLUSTER
 
 
+async def test_deadline_bounds_a_hanging_otp_provider(wam: WhatsAppManager) -> None:
+    """The deadline also interrupts an OTP provider that never answers."""
+    dep_id = await created(wam)
+
+    async def hangs(deployment: Deployment) -> str:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    policy = attrs.evolve(FAST, deadline=0.5)
+    with anyio.fail_after(5), pytest.raises(WatchTimeout) as caught:
+        await wam.watch(dep_id, otp=hangs, policy=policy)
+    assert caught.value.state is S.CODE_SENT
+
+
 async def test_stuck_state_limit(wam: WhatsAppManager) -> None:
     """No change for stuck_after seconds ends the watch with WatchTimeout naming the state."""
     dep_id = await created(wam, "7700900004")
