@@ -131,3 +131,21 @@ def test_interpret(
 ) -> None:
     """interpret() maps (previous, current) to the signals the watcher delivers, in order."""
     assert interpret(previous, current) == signals
+
+
+def test_states_module_is_pure() -> None:
+    """wamanager.states imports only the standard library: interpret() can do no I/O."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    import wamanager.states
+
+    tree = ast.parse(Path(wamanager.states.__file__).read_text())
+    imported = {
+        (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
