@@ -22,7 +22,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -61,7 +61,7 @@ from .states import ACTIONABLE, DeploymentState, Signal, interpret
 if TYPE_CHECKING:
     from .client import WhatsAppManager
 
-__all__ = ["DeploymentWatcher", "OTPProvider", "Target"]
+__all__ = ["Callback", "DeploymentWatcher", "EventStream", "OTPProvider", "Target"]
 
 logger = logging.getLogger("wamanager.watcher")
 
@@ -69,8 +69,8 @@ logger = logging.getLogger("wamanager.watcher")
 OTPProvider = Callable[[Deployment], Awaitable[str | None]]
 #: What :meth:`DeploymentWatcher.wait_for` accepts: a state, several, or a predicate.
 Target = DeploymentState | str | Iterable[DeploymentState | str] | Callable[[Deployment], bool]
+#: A subscriber: called with an event; may return an awaitable, which is awaited.
 Callback = Callable[[Any], Awaitable[None] | None]
-E = TypeVar("E", bound=Event)
 
 # Failures a poll or an OTP call survives: the watch backs off and tries again.
 _TRANSIENT = (TransportError, ServerError, Throttled, UnexpectedResponse)
