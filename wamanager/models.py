@@ -442,15 +442,9 @@ converter: cattrs.Converter = _make_converter()
 def structure(data: Any, cls: type[T]) -> T:
     """Parse a decoded JSON body into ``cls``.
 
-    Raises :class:`cattrs.BaseValidationError` for a body of the wrong shape; the session
-    turns that into :class:`~wamanager.errors.UnexpectedResponse`.
+    Raises for a body of the wrong shape (the converter's hooks check every object and
+    array); the resources turn that into :class:`~wamanager.errors.UnexpectedResponse`.
     """
-    if not isinstance(data, dict):
-        raise cattrs.ClassValidationError(
-            f"expected a JSON object for {cls.__name__}",
-            [TypeError(f"got {type(data).__name__}")],
-            cls,
-        )
     return converter.structure(data, cls)
 
 

@@ -190,7 +190,7 @@ class DeploymentWatcher:
         # what the poll loop has seen and done
         self._latest: Deployment | None = None
         self._state_since = 0.0
-        self._code_since: float | None = None
+        self._code_since = 0.0  # when the code now awaited was sent (set on entering CODE_SENT)
         self._asking = False
         self._code_requests = 0
         self._rejections = 0
@@ -485,8 +485,6 @@ class DeploymentWatcher:
             code = None
         if code:
             return await self._verify(code)
-        if self._code_since is None:
-            self._code_since = anyio.current_time()
         if anyio.current_time() - self._code_since >= self.resend_after:
             return await self._resend(snapshot)
         return None
