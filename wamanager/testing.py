@@ -1,31 +1,36 @@
 """pytest fixtures for testing code that uses wamanager, against a local sandbox.
 
 Registered as a pytest plugin (entry point ``pytest11``), so installing wamanager makes
-these fixtures available everywhere; nothing to import:
+these fixtures available everywhere; nothing to import. Their names carry a ``wamanager_``
+prefix so that they never collide with another plugin's:
 
-* ``sandbox_config`` — the :class:`~wamanager.sandbox.SandboxConfig` to run; override it in
-  your ``conftest.py`` or test module (default: a fast clock, 600 sandbox seconds per second).
-* ``sandbox`` — a running :class:`~wamanager.sandbox.SandboxHandle` on a free loopback port,
-  one per test.
-* ``wam`` — a :class:`~wamanager.WhatsAppManager` bound to ``sandbox`` with basic auth,
-  closed after the test.
-* ``wam_jwt`` — the same with JWT auth (the sandbox's generated application key).
+* ``wamanager_sandbox_config`` — the :class:`~wamanager.sandbox.SandboxConfig` to run;
+  override it in your ``conftest.py`` or test module (default: a fast clock, 600 sandbox
+  seconds per real second).
+* ``wamanager_sandbox`` — a running :class:`~wamanager.sandbox.SandboxHandle` on a free
+  loopback port, one per test.
+* ``wamanager_client`` — a :class:`~wamanager.WhatsAppManager` bound to the sandbox with JWT
+  auth (the scheme the spec applies), closed after the test.
 
-The fixtures are async; they need pytest-asyncio (``asyncio_mode = "auto"``, or mark tests
-with ``@pytest.mark.asyncio``).
+The fixtures are async: they need pytest-asyncio. Under its default *strict* mode, mark the
+tests that use them with ``@pytest.mark.asyncio`` (or set ``asyncio_mode = "auto"``).
+
+Loading the plugin imports nothing but pytest: the sandbox and the client are imported when
+a fixture is first used, so installing wamanager costs other projects' test runs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .client import WhatsAppManager
-from .sandbox import SandboxConfig, SandboxHandle, run_sandbox
+if TYPE_CHECKING:
+    from .client import WhatsAppManager
+    from .sandbox import SandboxConfig, SandboxHandle
 
-__all__ = ["sandbox", "sandbox_config", "wam", "wam_jwt"]
+__all__ = ["wamanager_client", "wamanager_sandbox", "wamanager_sandbox_config"]
 
 try:
     from pytest_asyncio import fixture as _async_fixture
@@ -43,32 +48,31 @@ except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
         return needs_pytest_asyncio
 
 
-#: The default speed of ``sandbox_config``: a deployment reaches CODE_SENT in ~0.2 s.
+#: The default speed of ``wamanager_sandbox_config``: a deployment reaches CODE_SENT in ~0.2 s.
 FAST_SPEED = 600.0
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    """The configuration of the ``sandbox`` fixture; override to change it."""
+def wamanager_sandbox_config() -> SandboxConfig:
+    """The configuration of the ``wamanager_sandbox`` fixture; override to change it."""
+    from .sandbox import SandboxConfig
+
     return SandboxConfig(speed=FAST_SPEED)
 
 
 @_async_fixture
-async def sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[SandboxHandle]:
+async def wamanager_sandbox(
+    wamanager_sandbox_config: SandboxConfig,
+) -> AsyncIterator[SandboxHandle]:
     """A sandbox served on a free loopback port for the duration of one test."""
-    async with run_sandbox(sandbox_config) as handle:
+    from .sandbox import run_sandbox
+
+    async with run_sandbox(wamanager_sandbox_config) as handle:
         yield handle
 
 
 @_async_fixture
-async def wam(sandbox: SandboxHandle) -> AsyncIterator[WhatsAppManager]:
-    """A client bound to ``sandbox`` with the default account's basic credentials."""
-    async with sandbox.client() as client:
-        yield client
-
-
-@_async_fixture
-async def wam_jwt(sandbox: SandboxHandle) -> AsyncIterator[WhatsAppManager]:
-    """A client bound to ``sandbox`` with JWTs signed by the default application's key."""
-    async with sandbox.client(auth=sandbox.jwt_auth()) as client:
+async def wamanager_client(wamanager_sandbox: SandboxHandle) -> AsyncIterator[WhatsAppManager]:
+    """A client bound to ``wamanager_sandbox``, with JWTs signed by its application's key."""
+    async with wamanager_sandbox.client(auth=wamanager_sandbox.jwt_auth()) as client:
         yield client

@@ -42,7 +42,7 @@ import pytest
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle, run_sandbox
 from wamanager.states import DeploymentState
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "whatsapp-provisioning.patched.yml"
+SPEC = Path(__file__).resolve().parents[2] / "spec" / "whatsapp-provisioning.patched.yml"
 HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = 25
 SEED = 42

@@ -13,7 +13,7 @@ from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def wamanager_sandbox_config() -> SandboxConfig:
     """A sandbox on a manual clock, seeded."""
     return SandboxConfig(clock=ManualClock(), seed=3)
 

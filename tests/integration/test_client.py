@@ -288,9 +288,9 @@ async def test_body_validation_on_ready_deployment(
     assert got == 400
 
 
-async def test_jwt_auth(wam_jwt: WhatsAppManager) -> None:
+async def test_jwt_auth(wam: WhatsAppManager) -> None:
     """JWTs signed with the default application's key are accepted."""
-    dep = await wam_jwt.deployments.create(request())
+    dep = await wam.deployments.create(request())
     assert dep.api_key == "sandbox-key"
 
 
@@ -366,7 +366,7 @@ async def test_rate_limit_answers_429_then_retries_succeed() -> None:
         assert all(0.9 <= delay <= 1.0 for delay in sleep.delays)
 
 
-async def test_scenario_over_http(sandbox_config: SandboxConfig) -> None:
+async def test_scenario_over_http() -> None:
     """A scenario number fails to ERROR with its detail; others are unaffected."""
     config = SandboxConfig(
         clock=ManualClock(),

@@ -30,8 +30,8 @@ from wamanager import (
     WhatsAppManager,
 )
 
-#: /work/shared/spec when the repository is /work/main (CI: a clean clone with shared/ beside).
-SPEC_DIR = Path(__file__).parents[2].parent / "shared" / "spec"
+#: The spec files kept in the repository (see spec/README.md).
+SPEC_DIR = Path(__file__).parents[2] / "spec"
 SPEC_PATH = SPEC_DIR / "whatsapp-provisioning.yml"
 PATCHED_SPEC_PATH = SPEC_DIR / "whatsapp-provisioning.patched.yml"
 #: The path the production base URL ends with; the fake serves under it too.

@@ -55,6 +55,7 @@ from ._support import (
     OPS,
     PACK,
     PATCHED_SPEC_PATH,
+    SPEC_PATH,
     Captured,
     FakeAPI,
     deployment_request,
@@ -179,13 +180,12 @@ def validate(openapi: OpenAPI, spec: dict[str, Any], sent: Captured) -> None:
     check_query(spec, sent)
 
 
-def test_spec_file_is_beside_the_repository() -> None:
-    """The patched spec is read from ../shared/spec, relative to the repository root."""
-    assert (
-        Path(__file__).parents[2].parent / "shared" / "spec" / ("whatsapp-provisioning.patched.yml")
-        == PATCHED_SPEC_PATH
-    )
-    assert PATCHED_SPEC_PATH.is_file()
+def test_spec_files_are_inside_the_repository() -> None:
+    """The specs are read from the repository's own spec/ folder, never from outside it."""
+    root = Path(__file__).resolve().parents[2]
+    for path in (SPEC_PATH, PATCHED_SPEC_PATH):
+        assert path.resolve().is_relative_to(root)
+        assert path.is_file()
 
 
 def test_adaptation_changes_only_what_it_documents() -> None:

@@ -48,7 +48,7 @@ def request(number: str = "7700900000") -> DeploymentRequest:
 
 
 @pytest.fixture
-def sandbox_config() -> SandboxConfig:
+def wamanager_sandbox_config() -> SandboxConfig:
     """Fast sandbox with the scenarios these tests use."""
     return SandboxConfig(
         speed=SPEED,
