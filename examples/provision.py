@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from wamanager import DeploymentRequest, PollPolicy, Profile, StateChanged, Vertical
+from wamanager import DeploymentRequest, PollPolicy, Profile, StateChanged, Vertical, provision
 from wamanager.sandbox import SandboxConfig, run_sandbox
 
 SPEED = float(os.environ.get("WAMANAGER_SANDBOX_SPEED", "60"))
@@ -22,7 +22,8 @@ async def main() -> None:
         sandbox.client() as wam,
         sandbox.inbox() as inbox,  # reads the sandbox-only OTP inbox over HTTP
     ):
-        deployment = await wam.provision(
+        deployment = await provision(
+            wam,
             DeploymentRequest(
                 country_code="44",
                 number="7700900001",

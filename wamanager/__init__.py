@@ -7,6 +7,7 @@ wamanager serves the teams who still run it.
 from ._version import __version__
 from .auth import Auth, BasicAuth, BearerToken, JWTAuth
 from .client import WhatsAppManager
+from .clock import Clock, SystemClock
 from .errors import (
     APIError,
     ClientClosed,
@@ -19,6 +20,7 @@ from .errors import (
     InvalidParameters,
     NotFound,
     NumberInUse,
+    ProvisioningError,
     RequestTimeout,
     ResendConflict,
     ServerError,
@@ -62,13 +64,23 @@ from .models import (
     VerifyResult,
     Vertical,
 )
-from .policy import PollPolicy
+from .policy import (
+    GiveUp,
+    OTPPolicy,
+    OTPProgress,
+    PollPolicy,
+    Resend,
+    Verify,
+    Wait,
+    next_otp_action,
+)
+from .provisioning import provision
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
-from .scheduler import PollScheduler
+from .scheduler import PollScheduler, PollStats
 from .session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
 from .states import DeploymentState
-from .watcher import DeploymentWatcher, EventStream
+from .watcher import DeploymentWatcher, EventStream, OTPProvider, WatchOptions
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -78,6 +90,7 @@ __all__ = [
     "BasicAuth",
     "BearerToken",
     "ClientClosed",
+    "Clock",
     "CodeRejected",
     "CodeRequested",
     "CodeResent",
@@ -95,6 +108,7 @@ __all__ = [
     "EventStream",
     "Failed",
     "Forbidden",
+    "GiveUp",
     "InvalidJSON",
     "InvalidParameter",
     "InvalidParameters",
@@ -102,14 +116,20 @@ __all__ = [
     "NotFound",
     "NumberInUse",
     "OTPMethod",
+    "OTPPolicy",
+    "OTPProgress",
+    "OTPProvider",
     "PollFailed",
     "PollPolicy",
     "PollScheduler",
+    "PollStats",
     "ProblemDetails",
     "Profile",
     "ProfilePhoto",
+    "ProvisioningError",
     "RateLimiter",
     "RequestTimeout",
+    "Resend",
     "ResendConflict",
     "ResendResult",
     "RetryPolicy",
@@ -121,6 +141,7 @@ __all__ = [
     "Stickerpack",
     "StickerpackRef",
     "Succeeded",
+    "SystemClock",
     "Throttled",
     "Timeout",
     "TransportError",
@@ -129,11 +150,16 @@ __all__ = [
     "Unprocessable",
     "ValidationError",
     "VerificationFailed",
+    "Verify",
     "VerifyResult",
     "Vertical",
+    "Wait",
     "WatchEnded",
+    "WatchOptions",
     "WatchTimeout",
     "WhatsAppManager",
     "WhatsAppManagerError",
     "__version__",
+    "next_otp_action",
+    "provision",
 ]

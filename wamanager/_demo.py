@@ -18,6 +18,7 @@ from .events import (
 )
 from .models import Deployment, DeploymentRequest, Profile, Vertical
 from .policy import PollPolicy
+from .provisioning import provision
 from .sandbox import SandboxConfig, SandboxInbox, run_sandbox
 
 __all__ = ["run_demo"]
@@ -83,7 +84,8 @@ async def _onboard(
         method="sms",
     )
     log(f"provisioning +{request.msisdn}")
-    deployment = await wam.provision(
+    deployment = await provision(
+        wam,
         request,
         otp=inbox,
         profile=Profile(about="Fresh bread daily", vertical=Vertical.RESTAURANT),

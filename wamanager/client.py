@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import aiohttp
 import anyio
 
 from .auth import Auth
-from .errors import NumberInUse
-from .events import Event
-from .models import Deployment, DeploymentRequest, PhotoUpdate, Profile, validate
-from .policy import PollPolicy
+from .models import OTPMethod
 from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from .retry import RetryPolicy
 from .scheduler import PollScheduler
@@ -26,7 +25,10 @@ from .session import (
     Sleep,
     Timeout,
 )
-from .watcher import Callback, DeploymentWatcher, OTPProvider
+from .watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["WhatsAppManager"]
 
@@ -118,7 +120,11 @@ class WhatsAppManager:
     def scheduler(self) -> PollScheduler:
         """The poll scheduler every watcher of this client shares (created on first use)."""
         if self._scheduler is None:
-            self._scheduler = PollScheduler(self.deployments)
+            # A failed list falls back to single GETs at once, so the list is never retried.
+            lists = self.session.with_options(max_retries=0)
+            self._scheduler = PollScheduler(
+                self.deployments.get, functools.partial(lists.request, "GET", "/deployments")
+            )
         return self._scheduler
 
     def watch(
@@ -126,71 +132,29 @@ class WhatsAppManager:
         deployment_id: str,
         *,
         otp: OTPProvider | None = None,
-        policy: PollPolicy | None = None,
-        resend_after: float = 300.0,
-        max_resends: int = 3,
-        max_verify_attempts: int = 3,
-        fallback_to_voice: bool = False,
+        **options: Unpack[WatchOptions],
     ) -> DeploymentWatcher:
         """A :class:`~wamanager.watcher.DeploymentWatcher` for one deployment.
 
         Without ``otp`` it only observes; with one it verifies codes and resends them (see
-        the watcher's docs for the rules). ``resend_after`` is in seconds; the spec suggests
-        waiting five minutes for a code before asking for another.
+        the watcher's docs for the rules). ``options`` are the watcher's
+        (:class:`~wamanager.watcher.WatchOptions`): ``policy``, ``resend_after`` (the spec
+        suggests waiting five minutes for a code before asking for another),
+        ``max_resends``, ``max_verify_attempts``, ``fallback_to_voice``, ``clock``, ``method``,
+        ``progress``, ``on_progress``. Its polls go through this client's shared
+        :attr:`scheduler`.
         """
         return DeploymentWatcher(
-            self,
             deployment_id,
-            scheduler=self.scheduler,
+            poll=self.scheduler.poll,
             otp=otp,
-            policy=policy,
-            resend_after=resend_after,
-            max_resends=max_resends,
-            max_verify_attempts=max_verify_attempts,
-            fallback_to_voice=fallback_to_voice,
+            verify=self.otp.verify,
+            resend=self._resend_for_watch,
+            **watch_arguments(options),
         )
 
-    async def provision(
-        self,
-        request: DeploymentRequest,
-        *,
-        otp: OTPProvider,
-        profile: Profile | None = None,
-        photo_url: str | None = None,
-        policy: PollPolicy | None = None,
-        on_event: Callback | None = None,
-    ) -> Deployment:
-        """Onboard a number in one call: create, verify the OTP, wait for READY, set the profile.
-
-        Creates the deployment (adopting the existing one when the number is already in use,
-        which is also what a retried create answers), watches it to READY while ``otp``
-        supplies the code, then applies ``profile`` and ``photo_url``. ``on_event`` receives
-        every watcher event. Everything is validated before the first request, so bad input
-        never leaves a half-made deployment behind.
-
-        Raises what :meth:`DeploymentWatcher.result` raises; an adopted deployment that is in
-        ERROR raises :class:`~wamanager.errors.DeploymentFailed` (delete it and try again).
-        """
-        validate(request)
-        if profile is not None:
-            validate(profile)
-        if photo_url is not None:
-            validate(PhotoUpdate(image_url=photo_url))
-        try:
-            deployment_id = (await self.deployments.create(request)).deployment_id
-        except NumberInUse as exc:
-            if exc.existing_deployment_id is None:
-                raise
-            deployment_id = exc.existing_deployment_id
-        watcher = self.watch(deployment_id, otp=otp, policy=policy)
-        if on_event is not None:
-            watcher.on(Event, on_event)
-        deployment = await watcher.result()
-        if profile is not None:
-            await self.profile.update(deployment_id, profile)
-        if photo_url is not None:
-            await self.profile.update_photo(deployment_id, photo_url)
-        return deployment
+    async def _resend_for_watch(self, deployment_id: str, method: OTPMethod | None) -> object:
+        return await self.otp.resend(deployment_id, method=method)
 
     @property
     def base_url(self) -> str:

@@ -31,6 +31,7 @@ from wamanager import (
     WatchEnded,
     WatchTimeout,
     WhatsAppManager,
+    provision,
 )
 from wamanager.sandbox import FaultConfig, SandboxConfig, SandboxHandle, Scenario, run_sandbox
 
@@ -441,7 +442,7 @@ async def test_cancellation_leaves_no_task_or_connection(
     assert watcher.done
     with pytest.raises(WatchEnded):
         await watcher.result()
-    assert wam.scheduler.attached == 0
+    assert wam.scheduler.polling == 0
     connector = wam.session._transport.http.connector  # type: ignore[union-attr]
     assert connector is not None
     assert sum(len(v) for v in connector._acquired_per_host.values()) == 0  # type: ignore[attr-defined]
@@ -457,7 +458,8 @@ async def test_provision_in_one_call(wam: WhatsAppManager, sandbox: SandboxHandl
     from wamanager import Profile, Vertical
 
     events: list[Event] = []
-    ready = await wam.provision(
+    ready = await provision(
+        wam,
         request(),
         otp=sandbox.otp_provider,
         profile=Profile(about="Fresh bread", vertical=Vertical.RESTAURANT),
@@ -477,7 +479,7 @@ async def test_provision_adopts_an_existing_deployment(
 ) -> None:
     """When the number is in use, provision() watches the existing deployment instead."""
     existing = await created(wam)
-    ready = await wam.provision(request(), otp=sandbox.otp_provider, policy=FAST)
+    ready = await provision(wam, request(), otp=sandbox.otp_provider, policy=FAST)
     assert ready.deployment_id == existing
 
 
@@ -486,8 +488,8 @@ async def test_provision_validates_before_creating(wam: WhatsAppManager) -> None
     from wamanager import Profile, ValidationError
 
     with pytest.raises(ValidationError, match="about"):
-        await wam.provision(
-            request(), otp=lambda d: anyio.lowlevel.checkpoint(), profile=Profile(about="")
+        await provision(
+            wam, request(), otp=lambda d: anyio.lowlevel.checkpoint(), profile=Profile(about="")
         )  # type: ignore[arg-type, return-value]
     assert await wam.deployments.list() == []
 
@@ -523,6 +525,6 @@ async def test_a_thousand_concurrent_watchers_on_one_client(big_sandbox: Sandbox
                     tg.start_soon(watch, dep_id)
         assert len(ready) == count
         assert {d.state for d in ready} == {S.READY}
-        assert wam.scheduler.attached == 0
+        assert wam.scheduler.polling == 0
         # Unbatched, every watcher polls at least once: batching makes it fewer than that.
-        assert wam.scheduler.requests < count
+        assert wam.scheduler.stats.requests < count

@@ -19,21 +19,29 @@ class OTP(Resource):
 
     __slots__ = ()
 
-    async def resend(self, deployment_id: str, method: OTPMethod | str = "sms") -> ResendResult:
+    async def resend(
+        self, deployment_id: str, method: OTPMethod | str | None = None
+    ) -> ResendResult:
         """Send a new code by ``method`` (``"sms"`` or ``"voice"``); the old code stops working.
+
+        ``method=None`` (the default) sends no method, so the API uses the deployment's own
+        (the spec's ``Resend-OTP`` body makes ``method`` optional).
 
         The spec suggests waiting five minutes for a code before asking again. Raises
         :class:`~wamanager.errors.ResendConflict` when the state allows no resend and
         :class:`~wamanager.errors.Throttled` when asked too often. Retried only when the
         request surely never reached the server (connection refused, 429).
         """
-        request = ResendRequest(method=method)
-        validate(request)
+        body: dict[str, str] = {}
+        if method is not None:
+            request = ResendRequest(method=method)
+            validate(request)
+            body = unstructure(request)
         data = await self._session.request(
             "POST",
             "/deployments/{deployment_id}/resend-otp",
             path_params={"deployment_id": deployment_id},
-            json_body=unstructure(request),
+            json_body=body,
         )
         return parse(data, ResendResult, what="resend OTP")
 
