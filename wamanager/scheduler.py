@@ -11,7 +11,8 @@ scheduler decides when and how:
 * **How.** The polls of one tick form a *cycle*, served by the first of them to wake (the
   leader) in the cheaper of two ways, counting requests and bytes (:func:`list_pays`): one
   ``GET /deployments``, which answers every deployment of the account, or one
-  ``GET /deployments/{id}`` per due poll. The scheduler learns the account's size and the size
+  ``GET /deployments/{id}`` per due poll. A list also answers the polls of the next tick,
+  which then need no request of their own. The scheduler learns the account's size and the size
   of an item from each list answer; before the first one, a cycle of at least
   ``batch_threshold`` polls probes with a list.
 
@@ -218,7 +219,8 @@ class PollScheduler:
             await clock.sleep(delay)
             return await self._single(deployment_id)
         now = clock.now()
-        slot = align(now, delay, min(self.tick, interval))
+        grid = min(self.tick, interval)
+        slot = align(now, delay, grid)
         key = (clock, slot)
         cycle = self._cycles.get(key)
         if cycle is None or cycle.started:
@@ -227,7 +229,7 @@ class PollScheduler:
         try:
             await clock.sleep(slot - now)
             if not cycle.started:
-                await self._lead(cycle)
+                await self._lead(clock, slot, grid, cycle)
             else:
                 await cycle.done.wait()
         finally:
@@ -249,15 +251,33 @@ class PollScheduler:
             return True  # unknown yet: align, and let a large enough cycle probe
         return list_pays(self._polling, self._account_size, self._item_bytes, 1)
 
-    async def _lead(self, cycle: _Cycle) -> None:
+    async def _lead(self, clock: Clock, slot: float, grid: float, cycle: _Cycle) -> None:
+        """Serve ``cycle``, and the cycles of the next tick along with it if a list is used.
+
+        Taking the next tick's polls along costs nothing (the list holds them anyway) and
+        keeps a loaded event loop, which spreads watchers over neighbouring ticks, from
+        turning one list per interval into several smaller ones that no longer pay.
+        """
         cycle.started = True
+        joined = [cycle]
         try:
-            due = len(cycle.members)
-            if list_pays(due, self._account_size, self._item_bytes, self.batch_threshold):
-                cycle.snapshots = await self._from_list(frozenset(cycle.members))
+            nearby = [
+                other
+                for (other_clock, other_slot), other in self._cycles.items()
+                if other_clock is clock and slot < other_slot <= slot + grid and not other.started
+            ]
+            wanted = frozenset(cycle.members).union(*(other.members for other in nearby))
+            if list_pays(len(wanted), self._account_size, self._item_bytes, self.batch_threshold):
+                for other in nearby:
+                    other.started = True
+                joined.extend(nearby)
+                snapshots = await self._from_list(wanted)
+                for served in joined:
+                    served.snapshots = snapshots
         finally:
             # Also when the leader is cancelled: the others then fall back to single GETs.
-            cycle.done.set()
+            for served in joined:
+                served.done.set()
 
     async def _from_list(self, wanted: frozenset[str]) -> dict[str, Deployment]:
         self.stats.list_calls += 1

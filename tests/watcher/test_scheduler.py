@@ -181,6 +181,27 @@ async def test_due_polls_of_one_tick_share_one_list_call() -> None:
     assert clock.sleeps == [pytest.approx(0.7)] * 200  # everyone waits for the tick at 1001
 
 
+async def test_a_list_also_serves_the_next_ticks_polls() -> None:
+    """Watchers spread over two neighbouring ticks (a loaded loop) still cost one list."""
+    early = [f"e{i}" for i in range(100)]
+    late = [f"l{i}" for i in range(100)]
+    fake = FakeAPI(early + late)
+    scheduler = _scheduler(fake)
+    clock = StepClock(1000.0)
+    found: dict[str, Deployment] = {}
+
+    async def one(i: str, delay: float) -> None:
+        found[i] = await scheduler.poll(i, delay=delay, interval=1.0, clock=clock)
+
+    async with anyio.create_task_group() as tg:
+        for i in early:
+            tg.start_soon(one, i, 1.0)
+        for i in late:
+            tg.start_soon(one, i, 2.0)
+    assert len(found) == 200
+    assert (fake.lists, fake.gets) == (1, 0)
+
+
 async def test_a_small_watched_share_of_a_large_account_stops_listing() -> None:
     """20 watched of 2,000: one probing list, then single GETs only."""
     ids = [f"d{i}" for i in range(20)]

@@ -31,7 +31,6 @@ from wamanager import (
     WatchEnded,
     WatchTimeout,
     WhatsAppManager,
-    provision,
 )
 from wamanager.sandbox import FaultConfig, SandboxConfig, SandboxHandle, Scenario, run_sandbox
 
@@ -451,47 +450,6 @@ async def test_cancellation_leaves_no_task_or_connection(
 
     names = [t.get_name() for t in asyncio.all_tasks()]
     assert not any(name.startswith("watch ") for name in names)
-
-
-async def test_provision_in_one_call(wam: WhatsAppManager, sandbox: SandboxHandle) -> None:
-    """provision() creates, verifies, waits for READY and applies the profile and photo."""
-    from wamanager import Profile, Vertical
-
-    events: list[Event] = []
-    ready = await provision(
-        wam,
-        request(),
-        otp=sandbox.otp_provider,
-        profile=Profile(about="Fresh bread", vertical=Vertical.RESTAURANT),
-        photo_url="https://cdn.example/logo.png",
-        policy=FAST,
-        on_event=events.append,
-    )
-    assert ready.state is S.READY
-    assert (await wam.profile.get(ready.deployment_id)).about == "Fresh bread"
-    photo = await wam.profile.get_photo(ready.deployment_id)
-    assert photo.image_url == "https://cdn.example/logo.png"
-    assert isinstance(events[-1], Succeeded)
-
-
-async def test_provision_adopts_an_existing_deployment(
-    wam: WhatsAppManager, sandbox: SandboxHandle
-) -> None:
-    """When the number is in use, provision() watches the existing deployment instead."""
-    existing = await created(wam)
-    ready = await provision(wam, request(), otp=sandbox.otp_provider, policy=FAST)
-    assert ready.deployment_id == existing
-
-
-async def test_provision_validates_before_creating(wam: WhatsAppManager) -> None:
-    """A bad profile fails before any deployment is created."""
-    from wamanager import Profile, ValidationError
-
-    with pytest.raises(ValidationError, match="about"):
-        await provision(
-            wam, request(), otp=lambda d: anyio.lowlevel.checkpoint(), profile=Profile(about="")
-        )  # type: ignore[arg-type, return-value]
-    assert await wam.deployments.list() == []
 
 
 @pytest.fixture

@@ -57,5 +57,6 @@ class Profiles(Resource):
             _PHOTO,
             path_params={"deployment_id": deployment_id},
             json_body=unstructure(request),
+            replay_safe=True,  # setting the same photo twice leaves the same photo
         )
         return parse(data, ProfilePhoto, what="update profile photo")
