@@ -150,6 +150,8 @@ class PollScheduler:
             should not retry, since a failed list falls back to single GETs at once.
         tick: the spacing, in clock seconds, of the shared ticks polls are aligned to (a
             watcher polling faster than this uses its own interval as the grid).
+        batching: whether polls may be aligned and served by lists at all (``False``: every
+            poll is its own GET, at its own jittered time).
         batch_threshold: due polls from which a list is tried while the account's size is
             unknown.
         list_failures_allowed: list failures in a row before lists are turned off a while.
@@ -163,6 +165,7 @@ class PollScheduler:
         get_list: GetList,
         *,
         tick: float = 1.0,
+        batching: bool = True,
         batch_threshold: int = 16,
         list_failures_allowed: int = 2,
         list_backoff: float = 30.0,
@@ -171,6 +174,7 @@ class PollScheduler:
         self._get = get
         self._get_list = get_list
         self.tick = tick
+        self.batching = batching
         self.batch_threshold = batch_threshold
         self.list_failures_allowed = list_failures_allowed
         self.list_backoff = list_backoff
@@ -245,7 +249,9 @@ class PollScheduler:
 
     def _batching(self) -> bool:
         """Whether to align polls to ticks: while a list could serve them more cheaply."""
-        if not self._lists_supported or time.monotonic() < self._lists_off_until:
+        if not (self.batching and self._lists_supported):
+            return False
+        if time.monotonic() < self._lists_off_until:
             return False
         if self._account_size is None:
             return True  # unknown yet: align, and let a large enough cycle probe
