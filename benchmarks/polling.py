@@ -4,9 +4,9 @@ For each N (10 … 10,000 by default) the account holds N deployments, all watch
 client, polled every second for a few cycles; the same run is made twice, with the
 scheduler's batching off (the baseline: one ``GET /deployments/{id}`` per poll) and on. The
 sandbox runs in another process, so the client's CPU time is its own. Printed per N and mode:
-requests and response bytes per cycle (counted by the sandbox), client CPU per cycle, and the
-ratios batched / baseline; then memory per watcher and the event loop's lag (p99) with the
-largest N watched.
+requests and response body bytes per cycle (counted by the sandbox; each request's headers,
+a JWT among them, come on top), client CPU per cycle, and the ratios batched / baseline;
+then memory per watcher and the event loop's lag (p99) with the largest N watched.
 
     python benchmarks/polling.py [N ...] [--cycles C]
 """
@@ -194,7 +194,7 @@ def row(
 
 async def main(sizes: list[int], cycles: int) -> None:
     print(f"poll cost per one-second cycle, {cycles} cycles, sandbox in another process")
-    print(f"  {'':<16}{'requests':>9}{'KB':>9}{'CPU ms':>9}")
+    print(f"  {'':<16}{'requests':>9}{'body KB':>9}{'CPU ms':>9}")
     largest: dict[str, float] = {}
     for count in sizes:
         # Each run gets a fresh sandbox, so the account holds exactly the N watched.
