@@ -14,6 +14,7 @@ carrying the deployment id, the step and the cause.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -33,7 +34,14 @@ if TYPE_CHECKING:
 
     from .client import WhatsAppManager
 
-__all__ = ["PROVISION_RETRIES", "provision"]
+__all__ = ["PROVISION_RETRIES", "STEPS", "StepHook", "provision"]
+
+#: The steps of an onboarding, in order; ``"done"`` follows the last.
+STEPS = ("create", "watch", "verify", "profile", "photo")
+#: Awaited by :func:`provision` as it enters each step, with the deployment id once known:
+#: before the create request (``"create"``, ``None``), after it (``"watch"``, the id), before
+#: the profile and photo requests, and at the end (``"done"``). A journal writes it down.
+StepHook = Callable[[str, str | None], Awaitable[None]]
 
 #: Retries of the replay-safe steps (create, profile, photo) within one ``provision()`` call:
 #: more than a plain call's, since a step that fails after READY costs a whole onboarding.
@@ -49,6 +57,7 @@ async def provision(
     photo_url: str | None = None,
     deployment_id: str | None = None,
     on_event: Callback | None = None,
+    on_step: StepHook | None = None,
     **options: Unpack[WatchOptions],
 ) -> Deployment:
     """Onboard a number in one call: create, verify the OTP, wait for READY, set the profile.
@@ -62,6 +71,7 @@ async def provision(
         deployment_id: the deployment already made for ``request`` (from a journal): skips
             the create step.
         on_event: receives every watcher event.
+        on_step: awaited as each step starts (see :data:`StepHook`).
         **options: the watcher's options (:class:`~wamanager.watcher.WatchOptions`):
             ``policy``, ``resend_after``, ``max_resends``, ``max_verify_attempts``,
             ``fallback_to_voice``, ``clock``…
@@ -85,19 +95,27 @@ async def provision(
     sturdy = wam.with_options(max_retries=PROVISION_RETRIES)
     step = "create"
     watcher: DeploymentWatcher | None = None
+
+    async def enter(next_step: str) -> None:
+        nonlocal step
+        step = next_step
+        if on_step is not None:
+            await on_step(next_step, deployment_id)
+
     try:
         if deployment_id is None:
+            await enter("create")
             deployment_id = await _create_or_adopt(sturdy, request)
-        step = "watch"
+        await enter("watch")
         watcher = wam.watch(deployment_id, otp=otp, **arguments)
         if on_event is not None:
             watcher.on(Event, on_event)
         deployment = await watcher.result()
-        step = "profile"
         if profile is not None:
+            await enter("profile")
             await sturdy.profile.update(deployment_id, profile)
-        step = "photo"
         if photo_url is not None:
+            await enter("photo")
             await sturdy.profile.update_photo(deployment_id, photo_url)
     except WhatsAppManagerError as exc:
         if step == "watch" and _failed_at_otp(exc, watcher):
@@ -105,6 +123,7 @@ async def provision(
         raise ProvisioningError(
             step, exc, deployment_id=deployment_id, msisdn=request.msisdn
         ) from exc
+    await enter("done")
     return deployment
 
 

@@ -218,3 +218,36 @@ async def test_bad_input_fails_before_any_request(
             await provision(wam, request(), otp=sandbox.otp_provider, **kwargs)  # type: ignore[arg-type]
     assert field in caught.value.fields
     assert sum(gate.counts.values()) == 0
+
+
+async def test_on_step_announces_each_step_before_its_request(
+    served: tuple[SandboxHandle, Gate],
+) -> None:
+    """on_step sees create (no id yet), then watch, profile, photo and done with the id, each
+    before the request it announces (what a journal needs to write its intent first)."""
+    sandbox, gate = served
+    seen: list[tuple[str, str | None, int]] = []
+
+    async def record(step: str, deployment_id: str | None) -> None:
+        sent = {"create": ("POST", "deployments"), "profile": ("PATCH", "profile")}
+        key = sent.get(step)
+        seen.append((step, deployment_id, gate.counts[key] if key else -1))
+
+    async with client(sandbox) as wam:
+        ready = await provision(
+            wam,
+            request(),
+            otp=sandbox.otp_provider,
+            profile=PROFILE,
+            photo_url=PHOTO,
+            policy=FAST,
+            on_step=record,
+        )
+    dep = ready.deployment_id
+    assert seen == [
+        ("create", None, 0),
+        ("watch", dep, -1),
+        ("profile", dep, 0),
+        ("photo", dep, -1),
+        ("done", dep, -1),
+    ]
