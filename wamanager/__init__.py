@@ -6,6 +6,14 @@ wamanager serves the teams who still run it.
 
 from ._version import __version__
 from .auth import Auth, BasicAuth, BearerToken, JWTAuth
+from .bulk import (
+    BulkProgress,
+    BulkReport,
+    NumberChanged,
+    NumberOutcome,
+    Onboarding,
+    provision_many,
+)
 from .client import WhatsAppManager
 from .clock import Clock, SystemClock
 from .errors import (
@@ -47,6 +55,7 @@ from .events import (
     StateChanged,
     Succeeded,
 )
+from .journal import JournalError
 from .models import (
     CurrentState,
     Deployment,
@@ -89,6 +98,8 @@ __all__ = [
     "Auth",
     "BasicAuth",
     "BearerToken",
+    "BulkProgress",
+    "BulkReport",
     "ClientClosed",
     "Clock",
     "CodeRejected",
@@ -113,12 +124,16 @@ __all__ = [
     "InvalidParameter",
     "InvalidParameters",
     "JWTAuth",
+    "JournalError",
     "NotFound",
+    "NumberChanged",
     "NumberInUse",
+    "NumberOutcome",
     "OTPMethod",
     "OTPPolicy",
     "OTPProgress",
     "OTPProvider",
+    "Onboarding",
     "PollFailed",
     "PollPolicy",
     "PollScheduler",
@@ -162,4 +177,5 @@ __all__ = [
     "__version__",
     "next_otp_action",
     "provision",
+    "provision_many",
 ]

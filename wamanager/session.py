@@ -58,6 +58,7 @@ __all__ = [
     "NOT_GIVEN",
     "USER_AGENT",
     "NotGiven",
+    "RequestStats",
     "Session",
     "Timeout",
 ]
@@ -115,6 +116,16 @@ class Timeout:
 DEFAULT_TIMEOUT = Timeout()
 
 
+@attrs.define
+class RequestStats:
+    """What a client has sent so far (shared by its copies): for reports and monitoring."""
+
+    #: HTTP attempts made (each retry counts).
+    requests: int = 0
+    #: Attempts answered 429.
+    throttled: int = 0
+
+
 class _Transport:
     """What every copy of a session shares: the connection pool, the limiter, the lifecycle."""
 
@@ -123,6 +134,7 @@ class _Transport:
         self.owns_http = http is None
         self.limiter = limiter
         self.closed = False
+        self.stats = RequestStats()
 
     def client(self) -> aiohttp.ClientSession:
         if self.closed:
@@ -232,6 +244,11 @@ class Session:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._transport.closed
+
+    @property
+    def stats(self) -> RequestStats:
+        """Requests and 429s so far, across every copy of this session."""
+        return self._transport.stats
 
     def with_options(
         self,
@@ -353,6 +370,7 @@ class Session:
         if data is not None:
             headers["Content-Type"] = "application/json"
         started = time.monotonic()
+        self._transport.stats.requests += 1
         try:
             async with http.request(
                 method, url, data=data, headers=headers, timeout=self.timeout.to_aiohttp()
@@ -416,6 +434,8 @@ class Session:
             headers=headers,
             retry_after=retry_after,
         )
+        if isinstance(api_error, Throttled):
+            self._transport.stats.throttled += 1
         if isinstance(api_error, Throttled) or status >= 500:
             raise _Retryable(Failure.STATUS, api_error, status=status, retry_after=retry_after)
         raise api_error

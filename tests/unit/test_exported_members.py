@@ -15,6 +15,8 @@ EXPECTED = [
     "Auth",
     "BasicAuth",
     "BearerToken",
+    "BulkProgress",
+    "BulkReport",
     "ClientClosed",
     "Clock",
     "CodeRejected",
@@ -39,12 +41,16 @@ EXPECTED = [
     "InvalidParameter",
     "InvalidParameters",
     "JWTAuth",
+    "JournalError",
     "NotFound",
+    "NumberChanged",
     "NumberInUse",
+    "NumberOutcome",
     "OTPMethod",
     "OTPPolicy",
     "OTPProgress",
     "OTPProvider",
+    "Onboarding",
     "PollFailed",
     "PollPolicy",
     "PollScheduler",
@@ -88,6 +94,7 @@ EXPECTED = [
     "__version__",
     "next_otp_action",
     "provision",
+    "provision_many",
 ]
 
 
