@@ -5,8 +5,8 @@ client, polled every second for a few cycles; the same run is made twice, with t
 scheduler's batching off (the baseline: one ``GET /deployments/{id}`` per poll) and on. The
 sandbox runs in another process, so the client's CPU time is its own. Printed per N and mode:
 requests and response body bytes per cycle (counted by the sandbox; each request's headers,
-a JWT among them, come on top), client CPU per cycle, and the ratios batched / baseline;
-then memory per watcher and the event loop's lag (p99) with the largest N watched.
+a JWT among them, come on top), client CPU per cycle, and the ratios per poll
+batched / baseline, and the event loop's lag (p99); then memory per watcher for the largest N.
 
     python benchmarks/polling.py [N ...] [--cycles C]
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import statistics
 import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -98,32 +98,33 @@ async def stats(root: str) -> dict[str, Any]:
         return data
 
 
-def rss() -> int:
-    """This process's resident set size, in bytes (Linux)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 class LagProbe:
-    """Measures how late a 10 ms sleep wakes up: the event loop's lag."""
+    """Measures how late a 10 ms sleep wakes up (the event loop's lag), while ``recording``."""
 
     def __init__(self) -> None:
         self.lags: list[float] = []
+        self.recording = False
 
     async def run(self) -> None:
         while True:
             started = time.perf_counter()
             await anyio.sleep(0.01)
-            self.lags.append(time.perf_counter() - started - 0.01)
+            if self.recording:
+                self.lags.append(time.perf_counter() - started - 0.01)
 
     def p99(self) -> float:
         return statistics.quantiles(self.lags, n=100)[98] if len(self.lags) > 2 else 0.0
 
 
 async def measure(
-    server: dict[str, str], count: int, cycles: int, *, batched: bool
+    server: dict[str, str], count: int, cycles: int, *, batched: bool, memory: bool = False
 ) -> dict[str, float]:
-    """Watch ``count`` deployments for ``cycles`` one-second cycles; what it cost."""
+    """Watch ``count`` deployments for ``cycles`` one-second cycles; what it cost.
+
+    CPU, requests and bytes are counted over the whole watch; the event loop's lag over the
+    cycles in the middle (the start, when every watch is spawned at once, is left out).
+    With ``memory``, tracemalloc measures what the watches hold (slower; a separate run).
+    """
     root = server["root"]
     auth = JWTAuth(server["app"], server["key"])
     async with WhatsAppManager(base_url=root + "/v0.1/whatsapp-manager", auth=auth) as wam:
@@ -133,9 +134,11 @@ async def measure(
         policy = PollPolicy(interval=1.0, jitter=0.1, deadline=cycles + 0.5)
         probe = LagProbe()
         gc.collect()
-        memory_before = rss()
+        if memory:
+            tracemalloc.start()
+        held = 0
         cpu = time.process_time()
-        memory_during = 0
+        polls = wam.scheduler.stats.single_gets + wam.scheduler.stats.served_by_list
 
         async def watch(dep_id: str) -> None:
             with suppress(WatchTimeout):
@@ -146,10 +149,16 @@ async def measure(
             async with anyio.create_task_group() as tg:
                 for dep_id in ids:
                     tg.start_soon(watch, dep_id)
-                await anyio.sleep(cycles / 2)
-                memory_during = rss()
+                await anyio.sleep(1.5)
+                probe.recording = True
+                await anyio.sleep(cycles - 2.0)
+                probe.recording = False
+                if memory:
+                    held = tracemalloc.get_traced_memory()[0]
+                    tracemalloc.stop()
             outer.cancel_scope.cancel()
         cpu = time.process_time() - cpu
+        polls = wam.scheduler.stats.single_gets + wam.scheduler.stats.served_by_list - polls
         after = await stats(root)
     poll_requests = sum(
         after["counts"].get(k, 0) - before["counts"].get(k, 0)
@@ -159,10 +168,11 @@ async def measure(
         after["bytes"].get(k, 0) - before["bytes"].get(k, 0) for k in ("GET deployments", "GET one")
     )
     return {
+        "polls": polls / cycles,
         "requests": poll_requests / cycles,
         "kbytes": poll_bytes / cycles / 1024,
         "cpu_ms": cpu / cycles * 1000,
-        "memory_per_watcher": (memory_during - memory_before) / count,
+        "memory_per_watcher": held / count,
         "lag_p99_ms": probe.p99() * 1000,
     }
 
@@ -186,16 +196,18 @@ async def create_all(wam: WhatsAppManager, count: int) -> list[str]:
     return ids
 
 
+COLUMNS = ("polls", "requests", "kbytes", "cpu_ms")
+
+
 def row(
-    label: str, figures: dict[str, float], fmt: Callable[[float], str] = "{:9.1f}".format
+    label: str, figures: dict[str, float], fmt: Callable[[float], str] = "{:10.1f}".format
 ) -> str:
-    return f"  {label:<16}" + "".join(fmt(figures[k]) for k in ("requests", "kbytes", "cpu_ms"))
+    return f"  {label:<22}" + "".join(fmt(figures[k]) for k in COLUMNS)
 
 
 async def main(sizes: list[int], cycles: int) -> None:
     print(f"poll cost per one-second cycle, {cycles} cycles, sandbox in another process")
-    print(f"  {'':<16}{'requests':>9}{'body KB':>9}{'CPU ms':>9}")
-    largest: dict[str, float] = {}
+    print(f"  {'':<22}{'polls':>10}{'requests':>10}{'body KB':>10}{'CPU ms':>10}")
     for count in sizes:
         # Each run gets a fresh sandbox, so the account holds exactly the N watched.
         with sandbox_process() as server:
@@ -205,14 +217,20 @@ async def main(sizes: list[int], cycles: int) -> None:
         print(f"N = {count}")
         print(row("single GETs", single))
         print(row("batched", batched))
-        ratios = {k: batched[k] / single[k] if single[k] else 0.0 for k in single}
-        print(row("batched/single", ratios, "{:9.3f}".format))
-        largest = batched
-    print(
-        f"with N = {sizes[-1]} watched (batched): "
-        f"{largest['memory_per_watcher'] / 1024:.1f} KiB per watcher, "
-        f"event-loop lag p99 {largest['lag_p99_ms']:.1f} ms"
-    )
+        per_poll = {
+            k: (batched[k] / batched["polls"]) / (single[k] / single["polls"])
+            if single[k] and batched["polls"] and single["polls"]
+            else 0.0
+            for k in COLUMNS
+        }
+        print(row("batched/single per poll", per_poll, "{:10.3f}".format))
+        print(
+            f"  event-loop lag p99: {single['lag_p99_ms']:.1f} ms single, "
+            f"{batched['lag_p99_ms']:.1f} ms batched"
+        )
+    with sandbox_process() as server:
+        memory = await measure(server, sizes[-1], 3, batched=True, memory=True)
+    print(f"memory per watcher (N = {sizes[-1]}): {memory['memory_per_watcher'] / 1024:.1f} KiB")
 
 
 if __name__ == "__main__":

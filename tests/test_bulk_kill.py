@@ -75,8 +75,10 @@ async def run_child(
     process: Process = await anyio.open_process([sys.executable, "-c", CHILD], env=env, stderr=None)
     async with process:
         assert process.stdout is not None
+        pending = ""
         async for chunk in TextReceiveStream(process.stdout):
-            lines.extend(chunk.splitlines())
+            *complete, pending = (pending + chunk).split("\n")
+            lines.extend(complete)
             events = [line for line in lines if line.startswith(counting) and "REPORT" not in line]
             if kill_after is not None and len(events) >= kill_after:
                 await anyio.sleep(pause)

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from .clock import Clock
@@ -130,15 +131,64 @@ class PollStats:
 
 
 class _Cycle:
-    """The polls of one tick, and what the leader fetched for them."""
+    """The polls of one tick, and what was fetched for them.
 
-    __slots__ = ("done", "members", "snapshots", "started")
+    The first poll to register leads: only it sleeps until the tick (one timer per cycle, not
+    one per poll), fetches, and then wakes the others in waves of :data:`WAVE`, yielding to
+    the event loop between waves, so that 10,000 snapshots arriving at once never hold the
+    loop for long. ``state`` goes ``open`` (the leader sleeps) → ``serving`` (a list is in
+    flight, this cycle's or an earlier tick's that took it along) → ``served``; or to
+    ``orphaned`` when its leader was cancelled, and its polls then register again.
+    """
+
+    __slots__ = ("count", "members", "snapshots", "state", "wake", "waves")
 
     def __init__(self) -> None:
-        self.members: set[str] = set()
-        self.started = False
-        self.done = anyio.Event()
+        self.members: dict[str, int] = {}  # deployment id -> polls waiting for it
+        self.count = 0  # polls joined so far
+        self.state = "open"
+        self.waves: list[anyio.Event] = []
+        self.wake = anyio.CancelScope()  # cancelled to wake the sleeping leader early
         self.snapshots: Mapping[str, Deployment] = {}
+
+    def join(self, deployment_id: str) -> int:
+        """Count a poll in; the wave it will be woken with."""
+        self.members[deployment_id] = self.members.get(deployment_id, 0) + 1
+        wave, _ = divmod(self.count, WAVE)
+        self.count += 1
+        if wave == len(self.waves):
+            self.waves.append(anyio.Event())
+        return wave
+
+    def leave(self, deployment_id: str) -> None:
+        """Count a poll out."""
+        left = self.members.get(deployment_id, 0) - 1
+        if left > 0:
+            self.members[deployment_id] = left
+        else:
+            self.members.pop(deployment_id, None)
+
+    async def release(self) -> None:
+        """Wake the waiting polls, one wave at a time."""
+        for wave in self.waves:
+            wave.set()
+            await anyio.lowlevel.checkpoint()
+
+    def abandon(self) -> None:
+        """Wake everyone at once, with nothing served: they register again."""
+        self.state = "orphaned"
+        self.wake.cancel()
+        for wave in self.waves:
+            wave.set()
+
+
+# Notes of when a deployment was served are kept this long (clock seconds), and pruned once
+# they outnumber the polls in progress by this much.
+_SERVED_FOR = 300.0
+_SERVED_SLACK = 1024
+
+#: Polls woken together when a cycle is served (then the event loop gets a turn).
+WAVE = 256
 
 
 class PollScheduler:
@@ -183,6 +233,7 @@ class PollScheduler:
         self.stats = PollStats()
         self._polling = 0
         self._cycles: dict[tuple[Clock, float], _Cycle] = {}
+        self._served_at: dict[tuple[Clock, str], float] = {}
         self._account_size: int | None = None
         self._item_bytes: float = DEFAULT_ITEM_BYTES
         self._failures = 0
@@ -224,22 +275,36 @@ class PollScheduler:
             return await self._single(deployment_id)
         now = clock.now()
         grid = min(self.tick, interval)
-        slot = align(now, delay, grid)
+        # The next poll counts from the tick the last snapshot was taken at, not from when
+        # this watcher got round to asking: so a loaded loop, which serves a big cycle's
+        # watchers over a while, does not spread them over later ticks.
+        served_at = self._served_at.pop((clock, deployment_id), None)
+        slot = align(now if served_at is None else max(served_at, now - delay), delay, grid)
+        if slot <= now:
+            slot = align(now, 0.0, grid)
         key = (clock, slot)
         cycle = self._cycles.get(key)
-        if cycle is None or cycle.started:
+        if cycle is None or cycle.state != "open":
             cycle = self._cycles[key] = _Cycle()
-        cycle.members.add(deployment_id)
+        leads = not cycle.members
+        wave = cycle.join(deployment_id)
         try:
-            await clock.sleep(slot - now)
-            if not cycle.started:
-                await self._lead(clock, slot, grid, cycle)
-            else:
-                await cycle.done.wait()
+            if leads:
+                with cycle.wake:
+                    await clock.sleep(slot - now)
+                if cycle.state == "open":
+                    await self._lead(key, grid, cycle)
+            if cycle.state != "orphaned":
+                await cycle.waves[wave].wait()
         finally:
-            cycle.members.discard(deployment_id)
-            if not cycle.members and self._cycles.get(key) is cycle:
+            if leads and cycle.state == "open":
+                cycle.abandon()  # cancelled before the tick: the others lead themselves
+            cycle.leave(deployment_id)
+            if (not cycle.members or cycle.state == "orphaned") and self._cycles.get(key) is cycle:
                 del self._cycles[key]
+        if cycle.state == "orphaned":
+            # The leader was cancelled before serving: register again for what is left.
+            return await self._poll(deployment_id, slot - clock.now(), interval, clock)
         snapshot = cycle.snapshots.get(deployment_id)
         if snapshot is not None:
             return snapshot
@@ -257,33 +322,51 @@ class PollScheduler:
             return True  # unknown yet: align, and let a large enough cycle probe
         return list_pays(self._polling, self._account_size, self._item_bytes, 1)
 
-    async def _lead(self, clock: Clock, slot: float, grid: float, cycle: _Cycle) -> None:
+    async def _lead(self, key: tuple[Clock, float], grid: float, cycle: _Cycle) -> None:
         """Serve ``cycle``, and the cycles of the next tick along with it if a list is used.
 
-        Taking the next tick's polls along costs nothing (the list holds them anyway) and
-        keeps a loaded event loop, which spreads watchers over neighbouring ticks, from
-        turning one list per interval into several smaller ones that no longer pay.
+        Taking the next tick's polls along costs nothing (the list holds them anyway), and
+        their watchers then poll with this tick's from now on: groups that a loaded event loop
+        spread over neighbouring ticks merge again instead of costing a list each.
         """
-        cycle.started = True
+        clock, slot = key
+        cycle.state = "serving"
         joined = [cycle]
         try:
             nearby = [
                 other
                 for (other_clock, other_slot), other in self._cycles.items()
-                if other_clock is clock and slot < other_slot <= slot + grid and not other.started
+                if other_clock is clock
+                and slot < other_slot <= slot + grid
+                and other.state == "open"
             ]
             wanted = frozenset(cycle.members).union(*(other.members for other in nearby))
             if list_pays(len(wanted), self._account_size, self._item_bytes, self.batch_threshold):
                 for other in nearby:
-                    other.started = True
+                    other.state = "serving"
                 joined.extend(nearby)
                 snapshots = await self._from_list(wanted)
+                self._remember(clock, slot, snapshots)
                 for served in joined:
                     served.snapshots = snapshots
-        finally:
-            # Also when the leader is cancelled: the others then fall back to single GETs.
             for served in joined:
-                served.done.set()
+                served.state = "served"
+                served.wake.cancel()
+                await served.release()
+        finally:
+            for served in joined:
+                if served.state != "served":  # the leader was cancelled before serving them
+                    served.abandon()
+
+    def _remember(self, clock: Clock, slot: float, served: Mapping[str, Deployment]) -> None:
+        """Note the tick at which each deployment was served (see :meth:`poll`)."""
+        if len(self._served_at) > 2 * self._polling + _SERVED_SLACK:
+            # Drop the notes of watches that ended (no poll took them back for long).
+            self._served_at = {
+                key: at for key, at in self._served_at.items() if at > slot - _SERVED_FOR
+            }
+        for deployment_id in served:
+            self._served_at[clock, deployment_id] = slot
 
     async def _from_list(self, wanted: frozenset[str]) -> dict[str, Deployment]:
         self.stats.list_calls += 1
@@ -305,7 +388,7 @@ class PollScheduler:
         self._failures = 0
         self._account_size = len(items)
         self._item_bytes = _item_bytes(items) or self._item_bytes
-        found = _parse_wanted(items, wanted)
+        found = await _parse_wanted(items, wanted)
         self.stats.served_by_list += len(found)
         return found
 
@@ -328,10 +411,16 @@ class PollScheduler:
         )
 
 
-def _parse_wanted(items: Iterable[Any], wanted: frozenset[str]) -> dict[str, Deployment]:
-    """Parse only the watched items; an item that does not parse is left to a single GET."""
+async def _parse_wanted(items: Iterable[Any], wanted: frozenset[str]) -> dict[str, Deployment]:
+    """Parse only the watched items; an item that does not parse is left to a single GET.
+
+    The event loop gets a turn every :data:`WAVE` items: parsing 10,000 of them at once would
+    hold it for a tenth of a second.
+    """
     found: dict[str, Deployment] = {}
-    for item in items:
+    for position, item in enumerate(items, 1):
+        if position % WAVE == 0:
+            await anyio.lowlevel.checkpoint()
         if not isinstance(item, dict):
             continue
         deployment_id = item.get("deployment_id")

@@ -9,7 +9,8 @@ Three parts, kept apart (azure-core's poller / polling method / algorithm split)
   :class:`~wamanager.scheduler.PollScheduler`), makes the OTP calls it is given, and waits on
   a :class:`~wamanager.clock.Clock`. It never imports the client;
 * **delivery** — events go to callbacks, async iterators and awaitables from a task of their
-  own, so a slow callback or a full iterator buffer never delays a poll or an OTP step.
+  own, so a slow callback or a full iterator buffer never delays a poll or an OTP step. A
+  watch nobody subscribes to has no such task (10,000 silent watchers cost one task each).
 
 Usage::
 
@@ -34,7 +35,7 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .clock import SYSTEM_CLOCK, Clock
+from .clock import SYSTEM_CLOCK, Clock, SystemClock
 from .errors import (
     Conflict,
     DeploymentDeleted,
@@ -307,6 +308,8 @@ class DeploymentWatcher:
         self._outbox: deque[Event] = deque()
         self._outbox_closed = False
         self._outbox_ready = anyio.Event()
+        self._delivery: TaskGroup | None = None
+        self._delivering = False
         # lifecycle
         self._task_group: TaskGroup | None = None
         self._started = False
@@ -354,6 +357,7 @@ class DeploymentWatcher:
             self._subscribers.append((key, callback))
         else:
             self._subscribers.append((DeploymentState(str(key)), callback))
+        self._start_delivery()
 
     def on_change(self, callback: Callback) -> None:
         """Call ``callback(event)`` with every :class:`StateChanged`."""
@@ -366,6 +370,7 @@ class DeploymentWatcher:
             send.close()
         else:
             self._streams.append(send)
+            self._start_delivery()
         return EventStream(receive)
 
     # --- awaiting ---------------------------------------------------------------------
@@ -464,7 +469,9 @@ class DeploymentWatcher:
         outcome: Deployment | BaseException | None = None
         try:
             async with anyio.create_task_group() as delivery:
-                delivery.start_soon(self._deliver, name=f"events of {self.deployment_id}")
+                self._delivery = delivery
+                if self._subscribers or self._streams:
+                    self._start_delivery()
                 try:
                     outcome = await self._watch()
                     self._emit(
@@ -482,6 +489,7 @@ class DeploymentWatcher:
                     )
                 finally:
                     self._close_outbox()  # delivery drains what is left, then ends
+                    self._delivery = None
         finally:
             # Cancelled (the watcher closed, an enclosing scope): whoever awaits learns it.
             if isinstance(outcome, Deployment):
@@ -496,6 +504,11 @@ class DeploymentWatcher:
         deadline = self.policy.deadline
         if deadline is None:
             return await self._poll_until_done()
+        if isinstance(self._clock, SystemClock):
+            # Real time: the event loop's own timer does it, with no task of its own.
+            with anyio.move_on_after(deadline):
+                return await self._poll_until_done()
+            raise self._timed_out(deadline)
         outcome: list[Deployment | Exception] = []
         async with anyio.create_task_group() as group:
 
@@ -514,16 +527,19 @@ class DeploymentWatcher:
             group.start_soon(body)
             group.start_soon(timer)
         if not outcome:
-            # The deadline bounds everything, a slow request or OTP provider included.
-            raise WatchTimeout(
-                f"deployment {self.deployment_id} not READY within {deadline:g}s "
-                f"(last state {self.state})",
-                deployment_id=self.deployment_id,
-                state=self.state,
-            )
+            raise self._timed_out(deadline)
         if isinstance(outcome[0], Exception):
             raise outcome[0]
         return outcome[0]
+
+    def _timed_out(self, deadline: float) -> WatchTimeout:
+        # The deadline bounds everything, a slow request or OTP provider included.
+        return WatchTimeout(
+            f"deployment {self.deployment_id} not READY within {deadline:g}s "
+            f"(last state {self.state})",
+            deployment_id=self.deployment_id,
+            state=self.state,
+        )
 
     # --- the poll loop ----------------------------------------------------------------
 
@@ -763,9 +779,16 @@ class DeploymentWatcher:
     # --- delivery ---------------------------------------------------------------------
 
     def _emit(self, event: Event) -> None:
-        """Queue an event for delivery; never waits."""
-        self._outbox.append(event)
-        self._outbox_ready.set()
+        """Queue an event for delivery; never waits. With nobody subscribed it is dropped."""
+        if self._subscribers or self._streams:
+            self._outbox.append(event)
+            self._outbox_ready.set()
+
+    def _start_delivery(self) -> None:
+        """Start the delivery task, once, when the watch has a first subscriber."""
+        if self._delivery is not None and not self._delivering:
+            self._delivering = True
+            self._delivery.start_soon(self._deliver, name=f"events of {self.deployment_id}")
 
     def _close_outbox(self) -> None:
         self._outbox_closed = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio
@@ -10,7 +11,7 @@ import pytest
 
 from wamanager import APIError, Deployment, NotFound, PollScheduler, ServerError
 from wamanager.models import CurrentState
-from wamanager.scheduler import REQUEST_OVERHEAD_BYTES, align, list_items, list_pays
+from wamanager.scheduler import REQUEST_OVERHEAD_BYTES, WAVE, align, list_items, list_pays
 from wamanager.states import DeploymentState
 
 
@@ -178,7 +179,8 @@ async def test_due_polls_of_one_tick_share_one_list_call() -> None:
     assert (fake.gets, fake.lists, scheduler.stats.requests) == (0, 1, 1)
     assert scheduler.stats.served_by_list == 200
     assert scheduler.account_size == 200
-    assert clock.sleeps == [pytest.approx(0.7)] * 200  # everyone waits for the tick at 1001
+    # one timer for the whole cycle: the leader waits for the tick at 1001, the others for it
+    assert clock.sleeps == [pytest.approx(0.7)]
 
 
 async def test_a_list_also_serves_the_next_ticks_polls() -> None:
@@ -326,15 +328,82 @@ async def test_cycles_are_forgotten_when_served() -> None:
 
 async def test_polling_counts_the_polls_in_progress() -> None:
     """polling counts the polls waiting for their snapshot, and drops to 0 after them."""
-    fake = FakeAPI(list("ab"))
+    fake = FakeAPI(list("abcd"))
     scheduler = _scheduler(fake)
     seen: list[int] = []
+    answer = fake.get_list
 
-    class Watching(StepClock):
-        async def sleep(self, seconds: float) -> None:
-            seen.append(scheduler.polling)
-            await super().sleep(seconds)
+    async def get_list() -> Any:
+        seen.append(scheduler.polling)
+        return await answer()
 
-    await _poll_all(scheduler, list("ab"), Watching())
-    assert seen == [1, 2]  # the second poll entered while the first waited
+    scheduler._get_list = get_list
+    await _poll_all(scheduler, list("abcd"), StepClock())
+    assert seen == [4]  # all four wait while the list is fetched
     assert scheduler.polling == 0
+
+
+async def test_a_large_cycle_is_woken_in_waves() -> None:
+    """Thousands of polls of one tick are woken a wave at a time, the loop getting a turn
+    between waves (so a timer due meanwhile is not held up by all of them)."""
+    ids = [f"d{i}" for i in range(3 * WAVE + 10)]
+    fake = FakeAPI(ids)
+    scheduler = _scheduler(fake)
+    order: list[str] = []
+    clock = StepClock()
+
+    async def one(i: str) -> None:
+        await scheduler.poll(i, delay=1.0, interval=1.0, clock=clock)
+        order.append(i)
+
+    async def ticker() -> None:
+        while len(order) < len(ids):
+            order.append("tick")
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        for i in ids:
+            tg.start_soon(one, i)
+        tg.start_soon(ticker)
+    runs = [len(list(g)) for k, g in itertools.groupby(order, key=lambda x: x == "tick") if not k]
+    assert max(runs) <= WAVE
+    assert fake.lists == 1
+
+
+async def test_a_cancelled_sleeping_leader_hands_the_cycle_over() -> None:
+    """If the poll leading a cycle is cancelled before the tick, the others still share one
+    list: they register again and one of them leads."""
+    fake = FakeAPI(list("abcde"))
+    scheduler = _scheduler(fake)
+
+    class Held(StepClock):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = anyio.Event()
+
+        async def sleep(self, seconds: float) -> None:
+            await self.release.wait()
+
+    clock = Held()
+    found: dict[str, Deployment] = {}
+    leader = anyio.CancelScope()
+
+    async def one(i: str) -> None:
+        found[i] = await scheduler.poll(i, delay=1.0, interval=1.0, clock=clock)
+
+    async def lead() -> None:
+        with leader:
+            await one("a")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lead)
+        for i in "bcde":
+            tg.start_soon(one, i)
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        leader.cancel()
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        clock.release.set()
+    assert set(found) == set("bcde")
+    assert (fake.lists, fake.gets) == (1, 0)
