@@ -12,10 +12,11 @@ import anyio
 from .auth import Auth
 from .errors import NumberInUse
 from .events import Event
-from .models import Deployment, DeploymentRequest, PhotoUpdate, Profile, validate
+from .models import Deployment, DeploymentRequest, PhotoUpdate, Profile
 from .policy import PollPolicy
 from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from .retry import RetryPolicy
+from .rules import validate
 from .scheduler import PollScheduler
 from .session import (
     DEFAULT_BASE_URL,
