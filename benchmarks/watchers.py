@@ -14,7 +14,7 @@ import time
 
 import anyio
 
-from wamanager import DeploymentRequest, PollPolicy
+from wamanager import DeploymentRequest, JWTAuth, PollPolicy, WhatsAppManager
 from wamanager.sandbox import SandboxConfig, run_sandbox
 from wamanager.scheduler import PollScheduler
 
@@ -24,7 +24,15 @@ SPEED = 120.0
 
 async def run(count: int, *, batched: bool) -> tuple[int, float]:
     """Poll requests and seconds to bring ``count`` deployments to READY."""
-    async with run_sandbox(SandboxConfig(speed=SPEED)) as sandbox, sandbox.client() as wam:
+    # No rate limit: this measures polling cost, not throttling.
+    config = SandboxConfig(speed=SPEED, rate_limit=None)
+    async with (
+        run_sandbox(config) as sandbox,
+        WhatsAppManager(
+            base_url=sandbox.base_url,
+            auth=JWTAuth(sandbox.application_id, sandbox.private_key_pem or ""),
+        ) as wam,
+    ):
         wam._scheduler = PollScheduler(
             wam.deployments, batch_threshold=16 if batched else count + 1
         )
