@@ -57,6 +57,7 @@ from .models import (
 __all__ = [
     "E164_MAX_DIGITS",
     "EMOJIS_MAX",
+    "LONE_SURROGATE_REASON",
     "PROFILE_LIMITS",
     "STICKERPACK_TEXT_MAX",
     "URL_MAX",
@@ -64,6 +65,7 @@ __all__ = [
     "WEBSITE_LENGTH_MAX",
     "Problem",
     "deployment_problems",
+    "fields_of",
     "find_lone_surrogate",
     "photo_problems",
     "problems",
@@ -101,6 +103,9 @@ EMOJIS_MAX = 3
 _IMAGE_DATA_ID_MAX = 256
 _EMOJI_LENGTH_MAX = 32
 _PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+#: The reason given for text holding a lone surrogate (by the client and the sandbox alike).
+LONE_SURROGATE_REASON = "must not contain lone surrogates (text must be valid Unicode)"
 
 _DIGITS = re.compile(r"[0-9]+")
 _COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
@@ -157,7 +162,7 @@ def _string(
     if not isinstance(value, str):
         yield name, f"must be a string, not {_kind(value)}"
     elif find_lone_surrogate(value):
-        yield name, "must not contain lone surrogates (text must be valid Unicode)"
+        yield name, LONE_SURROGATE_REASON
     elif length is not None and not length[0] <= len(value) <= length[1]:
         low, high = length
         yield name, f"must be {low} to {high} characters long, not {len(value)}"
@@ -331,8 +336,11 @@ _RULES: Mapping[type[Any], Callable[[Fields], list[Problem]]] = {
 }
 
 
-def _fields_of(obj: Any) -> dict[str, Any]:
-    """A model's fields as the wire would carry them: enums as values, unset optionals absent.
+def fields_of(obj: Any) -> dict[str, Any]:
+    """A request model's fields as the wire carries them (the mapping the rules check).
+
+    Enums become their values and unset optional fields are absent, so the mapping matches
+    the decoded JSON body the sandbox checks with the same rules.
 
     ``None`` is "not given" only for fields whose default is ``None``; anywhere else (a
     required field, ``emojis``) it is a value, and the rules say what is wrong with it.
@@ -354,7 +362,7 @@ def problems(obj: Any) -> list[Problem]:
     rule = _RULES.get(type(obj))
     if rule is None:
         raise TypeError(f"{type(obj).__name__} is not a request model")
-    return rule(_fields_of(obj))
+    return rule(fields_of(obj))
 
 
 def validate(obj: Any) -> None:

@@ -145,7 +145,7 @@ def _surrogates(value: Any, path: str) -> Params:
     found: Params = []
     if isinstance(value, str):
         if rules.find_lone_surrogate(value):
-            found.append((path or "body", "must not contain lone surrogates (invalid Unicode)"))
+            found.append((path or "body", rules.LONE_SURROGATE_REASON))
     elif isinstance(value, list):
         for i, item in enumerate(value):
             found += _surrogates(item, f"{path}[{i}]")

@@ -146,13 +146,13 @@ class Authenticator:
                 },
             )
         except jwt.MissingRequiredClaimError as exc:
-            raise self._refused(
-                f"The JWT has no {exc.claim!r} claim; Vonage requires one."
-            ) from None
-        except jwt.PyJWTError:
-            raise self._refused(
-                "The JWT's signature does not match the application's key."
-            ) from None
+            detail = f"The JWT has no {exc.claim!r} claim; Vonage requires one."
+            raise self._refused(detail) from None
+        except jwt.InvalidSignatureError:
+            detail = "The JWT's signature does not match the application's key."
+            raise self._refused(detail) from None
+        except jwt.PyJWTError as exc:  # a claim of the wrong type ("iat must be an integer")
+            raise self._refused(f"The JWT is not valid: {exc}") from None
         return account, self._valid_until(claims, now)
 
     def _valid_until(self, claims: dict[str, Any], now: float) -> float:
