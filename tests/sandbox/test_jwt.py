@@ -17,6 +17,7 @@ from vonage_jwt import JwtClient
 from wamanager import JWTAuth, ValidationError
 from wamanager.sandbox import (
     Account,
+    Application,
     SandboxConfig,
     SandboxHandle,
     generate_application,
@@ -305,3 +306,18 @@ async def test_jwtauth_at_24_hours_is_accepted_by_the_sandbox(sandbox: SandboxHa
     auth = JWTAuth(sandbox.application_id, sandbox.private_key_pem or "", ttl=86_400)
     async with sandbox_client(sandbox, auth=auth) as wam:
         assert await wam.deployments.list() == []
+
+
+def test_an_application_key_must_be_rsa() -> None:
+    """An application configured with a non-RSA public key is refused when the app is built."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    with pytest.raises(ValueError, match="RSA"):
+        Authenticator(SandboxConfig(applications=(Application("ec-app", public),)))

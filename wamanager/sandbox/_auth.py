@@ -26,6 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ._config import Account, Application, SandboxConfig
 from ._problems import SandboxProblem, unauthorized
@@ -62,6 +64,8 @@ class Authenticator:
         self._applications: dict[str, Application] = {
             app.application_id: app for app in config.applications
         }
+        # Parsed once: PyJWT would parse the PEM again for every token.
+        self._keys = {app.application_id: _rsa_key(app) for app in config.applications}
         self._now = now
         # token -> (account, wall-clock time until which it is valid); least recent first.
         self._cache: OrderedDict[str, tuple[Account, float]] = OrderedDict()
@@ -135,7 +139,7 @@ class Authenticator:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                app.public_key,
+                self._keys[app.application_id],
                 algorithms=["RS256"],
                 # exp and nbf are checked below, on the injected clock, with Vonage's rules.
                 options={
@@ -180,6 +184,13 @@ class Authenticator:
         if now >= valid_until:
             raise self._refused("The JWT has expired (without exp, a JWT lasts 15 minutes).")
         return valid_until
+
+
+def _rsa_key(app: Application) -> RSAPublicKey:
+    key = load_pem_public_key(app.public_key.encode())
+    if not isinstance(key, RSAPublicKey):
+        raise ValueError(f"application {app.application_id}: the public key must be RSA (RS256)")
+    return key
 
 
 def _is_time(value: object) -> bool:
