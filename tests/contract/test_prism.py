@@ -114,13 +114,13 @@ async def prism_proxy(sandbox: SandboxHandle) -> AsyncIterator[tuple[str, list[s
     try:
         try:
             await asyncio.wait_for(listening.wait(), START_TIMEOUT)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not yet the builtin TimeoutError on Python 3.10
             pytest.fail(f"Prism did not start within {START_TIMEOUT} s:\n" + "\n".join(lines))
         yield f"http://127.0.0.1:{port}", lines
     finally:
         if process.returncode is None:
             process.terminate()
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(process.wait(), 10)
             if process.returncode is None:
                 process.kill()
@@ -128,6 +128,15 @@ async def prism_proxy(sandbox: SandboxHandle) -> AsyncIterator[tuple[str, list[s
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
+
+
+async def _logged(lines: list[str], text: str) -> None:
+    """Wait (a few seconds at most) until Prism has logged a line containing ``text``."""
+    for _ in range(200):
+        if any(text in line for line in lines):
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"Prism never logged {text!r}:\n" + "\n".join(lines))
 
 
 def _flagged(lines: list[str]) -> list[str]:
@@ -146,6 +155,7 @@ async def test_prism_flags_nothing_in_a_whole_onboarding_with_jwt() -> None:
         ):
             assert refused.status == 401
             assert "security scheme" in await refused.text()
+        await _logged(log, "UNAUTHORIZED")  # Prism logs it, flagged, before we go on
         before = len(log)
         auth = JWTAuth(sandbox.application_id, sandbox.private_key_pem or "")
         async with WhatsAppManager(base_url=url, auth=auth, max_retries=0) as wam:
@@ -172,6 +182,15 @@ async def test_prism_flags_nothing_in_a_whole_onboarding_with_jwt() -> None:
             assert (await wam.profile.get_photo(dep_id)).image_url is not None
             assert [d.deployment_id for d in await wam.deployments.list()] == [dep_id]
             await wam.deployments.delete(dep_id)
+        for _ in range(200):  # Prism logs asynchronously: wait for the last answer's lines
+            onboarding = log[before:]
+            received = sum("Request received" in line for line in onboarding)
+            if received and received == sum(
+                "Received forward response" in line for line in onboarding
+            ):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # a response violation is logged just after its answer
         onboarding = log[before:]
         forwarded = [line for line in onboarding if "Forwarding" in line]
         assert len(forwarded) >= 15, "\n".join(onboarding)  # every call went through Prism
