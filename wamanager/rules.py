@@ -137,23 +137,14 @@ def _kind(value: object) -> str:
 
 
 def _text(
-    fields: Fields,
-    field: str,
-    *,
-    required: bool = True,
-    length: tuple[int, int] | None = None,
-    name: str | None = None,
+    fields: Fields, field: str, *, required: bool = True, length: tuple[int, int] | None = None
 ) -> Iterator[Problem]:
-    """A string: present when ``required``, non-blank, within ``length``, no lone surrogate.
-
-    ``name`` is how the field is reported (``websites[1]``) when it differs from the key.
-    """
-    name = name or field
+    """A string: present when ``required``, non-blank, within ``length``, no lone surrogate."""
     if field not in fields:
         if required:
-            yield name, "is required"
+            yield field, "is required"
         return
-    yield from _string(fields[field], name, length=length)
+    yield from _string(fields[field], field, length=length)
 
 
 def _string(
@@ -216,8 +207,8 @@ def _url_field(fields: Fields, field: str, *, required: bool) -> Iterator[Proble
 def deployment_problems(fields: Fields) -> list[Problem]:
     """Problems of a ``POST /deployments`` body (or :class:`DeploymentRequest`)."""
     found = list(_text(fields, "country_code"))
-    country_code = fields.get("country_code")
-    if not found and not _COUNTRY_CODE.fullmatch(country_code or ""):
+    country_code: Any = fields.get("country_code")  # a non-empty str when found is empty
+    if not found and not _COUNTRY_CODE.fullmatch(country_code):
         found.append(("country_code", "must be 1 to 3 digits with no leading 0 (E.164)"))
     number = list(_text(fields, "number"))
     if not number:

@@ -325,10 +325,3 @@ class SandboxConfig:
     max_body_size: int = attrs.field(default=64 * 1024, validator=attrs.validators.ge(1024))
     rate_limit: float | None = attrs.field(default=30.0, converter=_rate_limit)
     rate_burst: int = attrs.field(default=30, validator=attrs.validators.ge(1))
-
-    def scenario_for(self, msisdn: str) -> Scenario | None:
-        """The first scenario rule matching ``msisdn``, if any."""
-        for rule in self.scenarios:
-            if rule.matches(msisdn):
-                return rule
-        return None

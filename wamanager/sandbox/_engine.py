@@ -230,12 +230,12 @@ class SandboxEngine:
         return False
 
     def _recent_registrations(self, msisdn: str, now: float) -> collections.deque[float]:
-        """The number's registrations within the window (older ones are dropped)."""
-        times = self._registrations.setdefault(msisdn, collections.deque())
+        """The number's registrations within the window; older ones are forgotten."""
+        times = self._registrations.pop(msisdn, collections.deque())
         while times and now - times[0] >= self.config.registration_window:
             times.popleft()
-        if not times:
-            del self._registrations[msisdn]
+        if times:
+            self._registrations[msisdn] = times
         return times
 
     def find(self, api_key: str, deployment_id: str) -> StoredDeployment:
