@@ -49,7 +49,9 @@ def request(n: int) -> DeploymentRequest:
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[SandboxHandle, Gate]]:
     """A sandbox at 600x with the scenarios above, behind a counting gate."""
-    async with gated_sandbox(SandboxConfig(speed=600, scenarios=SCENARIOS)) as pair:
+    async with gated_sandbox(
+        SandboxConfig(speed=600, scenarios=SCENARIOS, rate_limit=None)
+    ) as pair:
         yield pair
 
 

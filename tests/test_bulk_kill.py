@@ -101,6 +101,7 @@ async def test_killed_runs_resume_to_the_right_end_with_one_create_each(tmp_path
     rng = random.Random(20261126)
     config = SandboxConfig(
         speed=600,
+        rate_limit=None,
         seed=7,
         scenarios=(
             Scenario(FAILING, fail_at="CREATING_CLUSTER"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from .auth import JWTAuth
 from .client import WhatsAppManager
 from .events import (
     CodeRejected,
@@ -52,8 +53,9 @@ async def run_demo(*, speed: float = 60.0, out: Callable[[str], None] = print) -
 
     async with run_sandbox(SandboxConfig(speed=speed)) as sandbox:
         log(f"sandbox running at {sandbox.base_url} (speed x{speed:g})")
-        inbox = SandboxInbox(sandbox.root_url, sandbox.basic_authorization)
-        async with sandbox.client() as wam, inbox:
+        auth = JWTAuth(sandbox.application_id, sandbox.private_key_pem or "")
+        inbox = SandboxInbox(sandbox.root_url, auth.authorization)
+        async with WhatsAppManager(base_url=sandbox.base_url, auth=auth) as wam, inbox:
             deployment = await _onboard(wam, inbox, log)
             pack = await wam.stickerpacks.create(
                 deployment.deployment_id, publisher="Demo Bakery", name="Loaves"

@@ -31,9 +31,10 @@ from .clock import SYSTEM_CLOCK, Clock
 from .errors import ProvisioningError, ValidationError
 from .events import Event, StateChanged
 from .journal import Journal, JournalRow
-from .models import DeploymentRequest, PhotoUpdate, Profile, problems
+from .models import DeploymentRequest, PhotoUpdate, Profile
 from .policy import OTPProgress
 from .provisioning import provision
+from .rules import problems
 from .watcher import OTPProvider, WatchOptions, watch_arguments
 
 if TYPE_CHECKING:

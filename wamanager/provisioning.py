@@ -25,7 +25,8 @@ from .errors import (
     WhatsAppManagerError,
 )
 from .events import Event
-from .models import Deployment, DeploymentRequest, PhotoUpdate, Profile, validate
+from .models import Deployment, DeploymentRequest, PhotoUpdate, Profile
+from .rules import validate
 from .states import ACTIONABLE
 from .watcher import Callback, DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
 

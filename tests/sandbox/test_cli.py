@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -12,6 +11,7 @@ import sys
 import urllib.request
 
 from wamanager.cli import main
+from wamanager.sandbox import mint_jwt
 
 
 def test_sandbox_command_serves_until_sigint() -> None:
@@ -33,12 +33,12 @@ def test_sandbox_command_serves_until_sigint() -> None:
         text = "".join(lines)
         base_url = re.search(r"base URL:\s+(\S+)", text).group(1)  # type: ignore[union-attr]
         key_path = re.search(r"private key:\s+(\S+)", text).group(1)  # type: ignore[union-attr]
+        app_id = re.search(r"application id:\s+(\S+)", text).group(1)  # type: ignore[union-attr]
         assert "sandbox-key" in text
-        assert "sandbox-secret" in text
-        assert "BEGIN PRIVATE KEY" in open(key_path).read()  # noqa: SIM115
-        token = base64.b64encode(b"sandbox-key:sandbox-secret").decode()
+        pem = open(key_path).read()  # noqa: SIM115
+        assert "BEGIN PRIVATE KEY" in pem
         req = urllib.request.Request(  # noqa: S310 - loopback URL we just read
-            base_url + "/deployments", headers={"Authorization": f"Basic {token}"}
+            base_url + "/deployments", headers={"Authorization": f"Bearer {mint_jwt(app_id, pem)}"}
         )
         with urllib.request.urlopen(req, timeout=5) as response:  # noqa: S310
             assert json.load(response) == []

@@ -65,7 +65,9 @@ async def watch_for(
             tg.start_soon(one, dep_id)
 
 
-STUCK = SandboxConfig(speed=10, scenarios=(Scenario("*", stuck_in=S.CREATING_CLUSTER),))
+STUCK = SandboxConfig(
+    speed=10, scenarios=(Scenario("*", stuck_in=S.CREATING_CLUSTER),), rate_limit=None
+)
 
 
 async def test_n_watched_of_an_account_of_n_cost_one_list_per_interval() -> None:
@@ -123,7 +125,7 @@ def _broken_items(response: web.Response) -> web.StreamResponse:
 )
 async def test_a_bad_list_never_stalls_a_watcher(rewrite: object) -> None:
     """Whatever the list answers, every batched watcher still reaches READY."""
-    config = SandboxConfig(speed=600)
+    config = SandboxConfig(speed=600, rate_limit=None)
     async with gated_sandbox(config) as (sandbox, gate), client(sandbox) as wam:
         gate.rewrites[LIST] = rewrite  # type: ignore[assignment]
         ids = await create(wam, 0, 30)

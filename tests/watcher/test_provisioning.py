@@ -50,6 +50,7 @@ async def served() -> AsyncIterator[tuple[SandboxHandle, Gate]]:
     """A fast sandbox (600x) behind a gate."""
     config = SandboxConfig(
         speed=600,
+        rate_limit=None,
         scenarios=(
             Scenario("447700900003", fail_at="FINALIZING", fail_detail="Invalid vname certificate"),
             Scenario("4477009001*", reject_first_code=True),
@@ -123,7 +124,9 @@ async def test_a_step_after_ready_fails_with_the_id_and_resumes(
 
 async def test_a_forbidden_create_fails_at_the_create_step_without_an_id() -> None:
     """An account that may not create deployments fails at "create", with no deployment id."""
-    config = SandboxConfig(accounts=(Account("nope", "s", forbidden=True),), speed=600)
+    config = SandboxConfig(
+        accounts=(Account("nope", "s", forbidden=True),), speed=600, rate_limit=None
+    )
     async with gated_sandbox(config) as (sandbox, _), client(sandbox) as wam:
         with pytest.raises(ProvisioningError) as caught:
             await provision(wam, request(), otp=sandbox.otp_provider, policy=FAST)

@@ -33,6 +33,7 @@ from wamanager import (
     WhatsAppManager,
 )
 from wamanager.sandbox import FaultConfig, SandboxConfig, SandboxHandle, Scenario, run_sandbox
+from wamanager.testing import sandbox_client
 
 S = DeploymentState
 FAST = PollPolicy(interval=0.01, jitter=0)
@@ -348,7 +349,7 @@ async def throttled_sandbox() -> AsyncIterator[SandboxHandle]:
 
 async def test_429_with_retry_after_is_waited_out(throttled_sandbox: SandboxHandle) -> None:
     """Polls that hit the rate limit become PollFailed events honouring Retry-After, then READY."""
-    async with throttled_sandbox.client(max_retries=0) as wam:
+    async with sandbox_client(throttled_sandbox, max_retries=0) as wam:
         dep_id = await created(wam)
         failures: list[PollFailed] = []
         watcher = wam.watch(dep_id, otp=throttled_sandbox.otp_provider, policy=FAST)
@@ -371,7 +372,7 @@ async def test_429_with_retry_after_is_waited_out(throttled_sandbox: SandboxHand
 async def test_transient_faults_during_polling_are_survived(faults: FaultConfig) -> None:
     """5xx answers, dropped connections and malformed bodies become PollFailed, not failures."""
     config = SandboxConfig(speed=SPEED, faults=faults, seed=7)
-    async with run_sandbox(config) as sandbox, sandbox.client(max_retries=0) as wam:
+    async with run_sandbox(config) as sandbox, sandbox_client(sandbox, max_retries=0) as wam:
         dep_id = await _create_through_faults(wam)
         failures: list[PollFailed] = []
         watcher = wam.watch(dep_id, otp=sandbox.otp_provider, policy=FAST)
@@ -455,14 +456,15 @@ async def test_cancellation_leaves_no_task_or_connection(
 @pytest.fixture
 async def big_sandbox() -> AsyncIterator[SandboxHandle]:
     """A sandbox fast enough for a thousand deployments in a few real seconds."""
-    async with run_sandbox(SandboxConfig(speed=SPEED)) as handle:
+    # rate_limit=None: a thousand creates at once measure batching, not the account limit.
+    async with run_sandbox(SandboxConfig(speed=SPEED, rate_limit=None)) as handle:
         yield handle
 
 
 async def test_a_thousand_concurrent_watchers_on_one_client(big_sandbox: SandboxHandle) -> None:
     """1,000 watchers of one client all reach READY, their polls batched by one scheduler."""
     count = 1000
-    async with big_sandbox.client() as wam:
+    async with sandbox_client(big_sandbox) as wam:
         ids: list[str] = []
 
         async def create(i: int) -> None:

@@ -9,8 +9,8 @@ from ..models import (
     VerifyRequest,
     VerifyResult,
     unstructure,
-    validate,
 )
+from ..rules import validate
 from ._base import Resource, parse
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..models import PhotoUpdate, Profile, ProfilePhoto, unstructure, validate
+from ..models import PhotoUpdate, Profile, ProfilePhoto, unstructure
+from ..rules import validate
 from ._base import Resource, parse
 
 _PROFILE = "/deployments/{deployment_id}/profile"
