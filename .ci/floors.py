@@ -10,43 +10,64 @@ untested. This names each such floor, and each requirement declared without one.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, metadata, version
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 PROJECT = "wamanager"
 
 
-def check() -> list[str]:
-    """One line per problem: a floor not installed as declared, or a requirement without one."""
-    meta = metadata(PROJECT)
-    extras = ["", *(meta.get_all("Provides-Extra") or [])]
-    problems = []
-    for line in meta.get_all("Requires-Dist") or []:
+def problems(
+    requires: Iterable[str], extras: Iterable[str], installed: Callable[[str], str | None]
+) -> list[str]:
+    """One line per requirement not installed at its ``>=`` floor, or declared without one.
+
+    ``requires`` are Requires-Dist lines, ``extras`` the project's extras (all installed),
+    ``installed(name)`` the installed version of a canonical name (``pyyaml``) or None.
+    Requirements for another platform or Python, and the project's own extras, are skipped.
+    """
+    environments = [{"extra": extra} for extra in ["", *extras]]
+    found = []
+    for line in requires:
         req = Requirement(line)
-        if req.name == PROJECT:  # an extra that includes another extra
+        name = canonicalize_name(req.name)
+        if name == PROJECT:
             continue
-        if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in extras):
-            continue  # for another platform or Python
+        if req.marker is not None and not any(map(req.marker.evaluate, environments)):
+            continue
         floors = [Version(spec.version) for spec in req.specifier if spec.operator == ">="]
+        have = installed(name)
         if not floors:
-            problems.append(f"{line}: declares no '>=' floor")
-            continue
-        try:
-            installed = Version(version(req.name))
-        except PackageNotFoundError:
-            problems.append(f"{line}: not installed")
-            continue
-        if installed != max(floors):
-            problems.append(f"{line}: {installed} installed; raise the floor to what resolves")
-    return problems
+            found.append(f"{line}: declares no '>=' floor")
+        elif have is None:
+            found.append(f"{line}: not installed")
+        elif Version(have) != max(floors):
+            found.append(f"{line}: {have} installed; raise the floor to what resolves")
+    return found
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def main() -> int:
+    """Check this environment's install of the project; print what is wrong, exit 1 if any."""
+    meta = metadata(PROJECT)
+    found = problems(
+        meta.get_all("Requires-Dist") or [], meta.get_all("Provides-Extra") or [], _installed
+    )
+    for problem in found:
+        print(f"floors: {problem}", file=sys.stderr)
+    if not found:
+        print(f"floors: every direct dependency of {PROJECT} is installed at its declared floor")
+    return 1 if found else 0
 
 
 if __name__ == "__main__":
-    found = check()
-    for problem in found:
-        print(f"floors: {problem}", file=sys.stderr)
-    if found:
-        sys.exit(1)
-    print(f"floors: every direct dependency of {PROJECT} is installed at its declared floor")
+    sys.exit(main())
