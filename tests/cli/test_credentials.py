@@ -83,11 +83,3 @@ def test_an_unreadable_key_names_the_variable_not_its_value(cli: CLI) -> None:
     assert result.code == 2
     assert "VONAGE_PRIVATE_KEY" in result.err
     assert "SECRET-ish" not in result.err
-
-
-def test_a_wrong_base_url_is_an_api_error(cli: CLI, served: ThreadedSandbox) -> None:
-    """Nothing listening at --base-url exits 3 and points at the flag."""
-    env = {**served.jwt_env, "WAMANAGER_BASE_URL": "http://127.0.0.1:9/v0.1/whatsapp-manager"}
-    result = cli("list", env=env)
-    assert result.code == 3
-    assert "--base-url" in result.err.splitlines()[-1]

@@ -160,6 +160,7 @@ class PromptOTP:
     async def __call__(self, deployment: Deployment) -> str | None:
         number = f"+{deployment.country_code or ''} {deployment.number or ''}".strip()
         prompt = f"OTP code sent to {number} (Enter: not yet)"
+        await anyio.sleep(0)  # let the event lines already due print before the prompt
         return await in_daemon_thread(lambda: read_line(prompt)) or None
 
 
