@@ -93,12 +93,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         _report([f"Error: {exc.format_message()}"])
         return exc.exit_code
-    except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_OK
     except (Exception, KeyboardInterrupt) as raised:
         error = unwrap(raised)
-        if isinstance(error, BrokenPipeError):
+        if isinstance(error, BrokenPipeError):  # the reader left (`| head`): end quietly
             _silence_stdout()
             return EXIT_OK
         if settings.debug:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import click
 
 from ..client import WhatsAppManager
@@ -61,14 +64,6 @@ def describe(event: Event) -> str | None:
     if isinstance(event, Succeeded):
         return "deployment READY"
     return None  # Failed: main reports the error itself
-
-
-class _StopWatch(Exception):
-    """An OTP source failed: the watch ends with ``error`` (the watcher would only log it)."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-        super().__init__(str(error))
 
 
 async def follow(
@@ -120,21 +115,18 @@ async def in_daemon_thread(func: Callable[[], T]) -> T:
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():  # cancelled while the person was typing
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # else cancelled while the person was typing
+            outcome()
 
     def run() -> None:
+        outcome: Callable[[], None]
         try:
-            result, error = func(), None
+            outcome = functools.partial(future.set_result, func())
         except BaseException as exc:
-            result, error = None, exc
+            outcome = functools.partial(future.set_exception, exc)
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
-            loop.call_soon_threadsafe(settle, result, error)
+            loop.call_soon_threadsafe(settle, outcome)
 
     threading.Thread(target=run, name="wamanager prompt", daemon=True).start()
     return await future
@@ -160,7 +152,7 @@ class PromptOTP:
     async def __call__(self, deployment: Deployment) -> str | None:
         number = f"+{deployment.country_code or ''} {deployment.number or ''}".strip()
         prompt = f"OTP code sent to {number} (Enter: not yet)"
-        await anyio.sleep(0)  # let the event lines already due print before the prompt
+        await anyio.lowlevel.checkpoint()  # the event lines already due print first
         return await in_daemon_thread(lambda: read_line(prompt)) or None
 
 
@@ -185,9 +177,13 @@ class SandboxOTP:
         async with self._http.get(self._inbox + path, headers=headers) as response:
             if response.status == 404:
                 return None  # no code delivered yet
-            body = await response.json(content_type=None)
-            if response.status != 200:
-                raise error_from_response(response.status, body, method="GET", path=path)
+            text = await response.text()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if response.status != 200:
+            raise error_from_response(response.status, body, body=text, method="GET", path=path)
         code = body.get("code") if isinstance(body, dict) else None
         return code if isinstance(code, str) else None
 

@@ -33,7 +33,6 @@ __all__ = [
     "api_command",
     "client_environ",
     "debug_option",
-    "settings",
 ]
 
 #: The credential flags and the environment variable each one overrides.
@@ -106,11 +105,6 @@ class Settings:
             logger.removeHandler(self._handler)
             self._handler = None
         logger.setLevel(logging.NOTSET)
-
-
-def settings() -> Settings:
-    """The settings of the command being run."""
-    return click.get_current_context().ensure_object(Settings)
 
 
 class _Positive(click.ParamType):  # type: ignore[type-arg,unused-ignore]  # generic in click 8.3+
@@ -212,7 +206,7 @@ def api_command(
     def decorate(func: ApiCallback) -> click.Command:
         @functools.wraps(func)
         def callback(**params: Any) -> None:
-            run = settings()
+            run = click.get_current_context().ensure_object(Settings)
             environ = client_environ(os.environ, run.flags)
             asyncio.run(_call(func, environ, Output(json_mode=run.json), params))
 
