@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
 
-from .auth import Auth
+from .auth import Auth, BasicAuth, JWTAuth
+from .errors import ValidationError
 from .models import OTPMethod
 from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from .retry import RetryPolicy
@@ -85,6 +87,59 @@ class WhatsAppManager:
                 rng=rng,
             )
         )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **client_kwargs: Any
+    ) -> WhatsAppManager:
+        """A client whose credentials and base URL come from environment variables.
+
+        The names are those of Vonage's own SDKs and CLI:
+
+        * ``VONAGE_APPLICATION_ID`` and ``VONAGE_PRIVATE_KEY`` (a path to the PEM file, or
+          the PEM text itself, ``\\n`` escapes allowed) give :class:`~wamanager.JWTAuth`;
+        * ``VONAGE_API_KEY`` and ``VONAGE_API_SECRET`` give :class:`~wamanager.BasicAuth`;
+        * ``WAMANAGER_BASE_URL``, if set, is the ``base_url`` (a sandbox, say).
+
+        JWT wins: as soon as either JWT variable is set, both are needed and the basic pair
+        is ignored (the spec applies ``bearerAuth`` only). An empty variable counts as unset.
+        ``environ`` defaults to :data:`os.environ`; ``client_kwargs`` go to the constructor
+        (an explicit ``base_url`` there beats ``WAMANAGER_BASE_URL``).
+
+        Raises :class:`~wamanager.errors.ValidationError` naming every missing variable, or
+        ``VONAGE_PRIVATE_KEY`` when the key cannot be read; no message quotes a secret.
+        """
+        env = os.environ if environ is None else environ
+        jwt_pair = ("VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY")
+        basic_pair = ("VONAGE_API_KEY", "VONAGE_API_SECRET")
+        given = {name: env[name] for name in jwt_pair + basic_pair if env.get(name, "").strip()}
+        if not given:
+            reason = "none set: set {} and {} (JWT), or {} and {} (basic)".format(
+                *jwt_pair, *basic_pair
+            )
+            raise ValidationError([("credentials", reason)], model="environment")
+        pair = jwt_pair if given.keys() & set(jwt_pair) else basic_pair
+        missing = [name for name in pair if name not in given]
+        if missing:
+            reason = f"is not set ({' and '.join(pair)} go together)"
+            raise ValidationError([(name, reason) for name in missing], model="environment")
+        auth: Auth
+        if pair is basic_pair:
+            auth = BasicAuth(given["VONAGE_API_KEY"], given["VONAGE_API_SECRET"])
+        else:
+            private_key = given["VONAGE_PRIVATE_KEY"]
+            if "-----BEGIN" in private_key and "\n" not in private_key:
+                # PEM text kept on one line, as .env files and CI secrets often hold it
+                private_key = private_key.replace("\\n", "\n")
+            try:
+                auth = JWTAuth(given["VONAGE_APPLICATION_ID"], private_key)
+            except ValidationError as exc:
+                errors = [("VONAGE_PRIVATE_KEY", reason) for _, reason in exc.errors]
+                raise ValidationError(errors, model="environment") from None
+        base_url = env.get("WAMANAGER_BASE_URL", "").strip()
+        if base_url:
+            client_kwargs.setdefault("base_url", base_url)
+        return cls(auth, **client_kwargs)
 
     def _bind(self, session: Session) -> None:
         self.session = session

@@ -122,16 +122,16 @@ class WatchOptions(TypedDict, total=False):
     when not given). See :class:`DeploymentWatcher` for the others.
     """
 
-    policy: PollPolicy
-    otp_policy: OTPPolicy
+    policy: PollPolicy | None
+    otp_policy: OTPPolicy | None
     resend_after: float
     max_resends: int
     max_verify_attempts: int
     fallback_to_voice: bool
     clock: Clock
-    progress: OTPProgress
-    method: OTPMethod | str
-    on_progress: ProgressHook
+    progress: OTPProgress | None
+    method: OTPMethod | str | None
+    on_progress: ProgressHook | None
 
 
 _OTP_POLICY_FIELDS = frozenset(f.name for f in attrs.fields(OTPPolicy))
