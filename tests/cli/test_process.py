@@ -7,18 +7,24 @@ import json
 import os
 import shlex
 import signal
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from wamanager.sandbox import mint_jwt
 
 from .conftest import CLI, STUCK, VARIABLES, ThreadedSandbox
 
 DEPLOY = ("deploy", "44", "7700900123", "--waba-id", "1", "--vname-certificate", "c")
 DEPLOY_STUCK = ("deploy", "44", STUCK, "--waba-id", "1", "--vname-certificate", "c")
 CLEAN_ENV = {name: value for name, value in os.environ.items() if name not in VARIABLES}
+JWT_VARIABLES = ("WAMANAGER_BASE_URL", "VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY")
 
 
 def wamanager(
@@ -67,7 +73,7 @@ def test_sandbox_prints_its_credentials_and_serves_until_ctrl_c(
     values = {key: value.strip() for key, value in values.items()}
     key_path = Path(values["private key"])
     assert "BEGIN PRIVATE KEY" in key_path.read_text()
-    assert values["api key"] == "sandbox-key"
+    assert "api key" not in values  # Basic is off unless --basic-auth
     env = {
         "WAMANAGER_BASE_URL": values["base URL"],
         "VONAGE_APPLICATION_ID": values["application id"],
@@ -88,9 +94,8 @@ def test_sandbox_json_is_one_object_of_variables(
     stop_at_end.append(process)
     assert process.stdout is not None
     variables = json.loads(process.stdout.readline())
-    assert set(variables) == set(VARIABLES)
-    jwt_only = {k: v for k, v in variables.items() if not k.startswith("VONAGE_API_")}
-    result = cli(*DEPLOY, env=jwt_only)
+    assert set(variables) == set(JWT_VARIABLES)
+    result = cli(*DEPLOY, env=variables)
     assert result.code == 0, result.err
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=10) == 0
@@ -105,15 +110,77 @@ def test_sandbox_env_prints_export_lines(
     process = wamanager("sandbox", "--port", "0", "--env")
     stop_at_end.append(process)
     assert process.stdout is not None
-    lines = [process.stdout.readline() for _ in VARIABLES]
+    lines = [process.stdout.readline() for _ in JWT_VARIABLES]
     exported = {}
     for line in lines:
         keyword, assignment = shlex.split(line)
         assert keyword == "export"
         name, _, value = assignment.partition("=")
         exported[name] = value
-    assert set(exported) == set(VARIABLES)
+    assert set(exported) == set(JWT_VARIABLES)
     assert cli("list", env=exported).code == 0
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "works"),
+    [((), False), (("--basic-auth",), True)],
+    ids=["jwt-only", "basic-allowed"],
+)
+def test_basic_credentials_are_printed_and_accepted_only_with_basic_auth(
+    cli: CLI, stop_at_end: list[subprocess.Popen[str]], flags: tuple[str, ...], works: bool
+) -> None:
+    """`--basic-auth` adds the api key and secret to the variables, and Basic then works."""
+    process = wamanager("sandbox", "--port", "0", "--json", *flags)
+    stop_at_end.append(process)
+    assert process.stdout is not None
+    variables = json.loads(process.stdout.readline())
+    assert ("VONAGE_API_KEY" in variables) is works
+    basic = {
+        "WAMANAGER_BASE_URL": variables["WAMANAGER_BASE_URL"],
+        "VONAGE_API_KEY": variables.get("VONAGE_API_KEY", "sandbox-key"),
+        "VONAGE_API_SECRET": variables.get("VONAGE_API_SECRET", "sandbox-secret"),
+    }
+    result = cli("list", env=basic)
+    assert (result.code == 0) is works, result.err
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+
+
+def test_rate_limit_and_tls_flags_reach_the_server(
+    stop_at_end: list[subprocess.Popen[str]],
+) -> None:
+    """`--tls` serves HTTPS (the certificate in SSL_CERT_FILE makes a new process trust it),
+    and `--rate-limit 0.01 --rate-burst 3` answers 429 once three requests are spent."""
+    process = wamanager(
+        "sandbox", "--port", "0", "--json", "--tls", "--rate-limit", "0.01", "--rate-burst", "3"
+    )
+    stop_at_end.append(process)
+    assert process.stdout is not None
+    variables = json.loads(process.stdout.readline())
+    base_url = variables["WAMANAGER_BASE_URL"]
+    assert base_url.startswith("https://")
+    certificate = Path(variables["SSL_CERT_FILE"])
+    assert "BEGIN CERTIFICATE" in certificate.read_text()
+    listed = wamanager("list", "--json", env=variables)
+    out, err = listed.communicate(timeout=60)
+    assert (listed.returncode, json.loads(out)) == (0, []), err
+    token = mint_jwt(
+        variables["VONAGE_APPLICATION_ID"], Path(variables["VONAGE_PRIVATE_KEY"]).read_text()
+    )
+    context = ssl.create_default_context(cafile=str(certificate))
+    statuses = []
+    for _ in range(3):
+        request = urllib.request.Request(  # noqa: S310 - the loopback URL it printed
+            base_url + "/deployments", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
+                statuses.append(response.status)
+        except urllib.error.HTTPError as exc:
+            statuses.append(exc.code)
+    assert statuses == [200, 200, 429]  # the `list` above spent the first of the three
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=10) == 0
 

@@ -31,15 +31,14 @@ __all__ = ["COMMANDS", "sandbox_environ"]
 
 def sandbox_environ(handle: SandboxHandle, private_key: str) -> dict[str, str]:
     """The variables :meth:`~wamanager.WhatsAppManager.from_env` reads, for a running sandbox:
-    its base URL, its default application (``private_key``: a path or the PEM text) and its
-    account's basic credentials."""
-    return {
-        "WAMANAGER_BASE_URL": handle.base_url,
-        "VONAGE_APPLICATION_ID": handle.application_id,
-        "VONAGE_PRIVATE_KEY": private_key,
-        "VONAGE_API_KEY": handle.api_key,
-        "VONAGE_API_SECRET": handle.api_secret,
-    }
+    its base URL and default application (``private_key``: a path or the PEM text), and the
+    account's basic credentials when the sandbox accepts Basic; with TLS, ``SSL_CERT_FILE``
+    names its self-signed certificate."""
+    environ = {**handle.environ, "VONAGE_PRIVATE_KEY": private_key}
+    if handle.certificate_path is not None:
+        # What Python's ssl module (and many tools) trust instead of the system's bundle.
+        environ["SSL_CERT_FILE"] = str(handle.certificate_path)
+    return environ
 
 
 @contextlib.contextmanager
@@ -66,14 +65,24 @@ def _announce(handle: SandboxHandle, environ: dict[str, str], mode: str, speed: 
             for name, value in environ.items()
             if name in ("WAMANAGER_BASE_URL", "VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY")
         )
+        basic = (
+            f"  api key:         {handle.api_key} (Basic auth allowed)\n"
+            if "VONAGE_API_KEY" in environ
+            else ""
+        )
+        certificate = (
+            f"  TLS certificate: {handle.certificate_path} (trust it in your client)\n"
+            if handle.certificate_path
+            else ""
+        )
         click.echo(
             f"wamanager sandbox {__version__} serving (speed x{speed:g})\n"
             f"  base URL:        {handle.base_url}\n"
             f"  application id:  {handle.application_id}\n"
             f"  private key:     {environ['VONAGE_PRIVATE_KEY']}\n"
-            f"  api key:         {handle.api_key}\n"
-            f"  api secret:      {handle.api_secret}\n"
+            f"{basic}{certificate}"
             f"  OTP inbox:       {handle.root_url}/_sandbox/deployments/<id>/otp\n"
+            f"  control API:     {handle.root_url}/_sandbox/ (reset, clock, scenarios, stats)\n"
             "Use it from another shell (or: wamanager sandbox --env):\n"
             f"{exports}\n"
             "    wamanager deploy 44 7700900123 --waba-id 123456789123 "
@@ -82,12 +91,14 @@ def _announce(handle: SandboxHandle, environ: dict[str, str], mode: str, speed: 
     click.echo("Press Ctrl-C to stop.", err=mode != "human")
 
 
-async def _serve(config: SandboxConfig, host: str, port: int, mode: str) -> None:
+async def _serve(config: SandboxConfig, host: str, port: int, mode: str, tls: bool) -> None:
     from ..sandbox import run_sandbox
 
     async with contextlib.AsyncExitStack() as stack:
         try:
-            handle = await stack.enter_async_context(run_sandbox(config, host=host, port=port))
+            handle = await stack.enter_async_context(
+                run_sandbox(config, host=host, port=port, tls=tls)
+            )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise click.UsageError(
@@ -118,6 +129,7 @@ async def _serve(config: SandboxConfig, host: str, port: int, mode: str) -> None
 @click.option(
     "--env", "as_env", is_flag=True, help="Print them as 'export VONAGE_...=...' shell lines."
 )
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a generated self-signed certificate.")
 # --- SandboxConfig fields, passed on by name -----------------------------------------------
 @click.option(
     "--speed",
@@ -126,21 +138,43 @@ async def _serve(config: SandboxConfig, host: str, port: int, mode: str) -> None
     help="Sandbox seconds per real second (60: a deployment is READY in about 3 s).",
 )
 @click.option("--seed", type=int, help="Seed for ids, OTP codes and faults (reproducible runs).")
-def sandbox(host: str, port: int, as_json: bool, as_env: bool, **config_fields: Any) -> None:
+@click.option(
+    "--basic-auth",
+    is_flag=True,
+    help="Also accept HTTP Basic credentials (the spec applies Bearer JWTs only).",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Requests per second per account, answered 429 beyond; 0 turns it off.",
+)
+@click.option(
+    "--rate-burst",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Requests an account may make at once before the rate limit applies.",
+)
+def sandbox(
+    host: str, port: int, as_json: bool, as_env: bool, tls: bool, **config_fields: Any
+) -> None:
     """Serve a local simulation of the WhatsApp Provisioning API until Ctrl-C.
 
     It prints its base URL and credentials: a default application for JWT (its private key
-    in a file removed on exit) and a basic-auth account. --json and --env print the variables
-    that 'wamanager' and Vonage's SDKs read (WAMANAGER_BASE_URL, VONAGE_APPLICATION_ID,
-    VONAGE_PRIVATE_KEY, VONAGE_API_KEY, VONAGE_API_SECRET), for scripts and other languages'
-    test suites; then only errors go to stderr.
+    in a file removed on exit), and with --basic-auth the account's api key for Basic.
+    --json and --env print the variables that 'wamanager' and Vonage's SDKs read
+    (WAMANAGER_BASE_URL, VONAGE_APPLICATION_ID, VONAGE_PRIVATE_KEY, and VONAGE_API_KEY /
+    VONAGE_API_SECRET with --basic-auth), for scripts and other languages' test suites; then
+    only errors go to stderr.
     """
     from ..sandbox import SandboxConfig
 
     if as_json and as_env:
         raise click.UsageError("choose one of --json and --env")
     mode = "json" if as_json else "env" if as_env else "human"
-    asyncio.run(_serve(SandboxConfig(**config_fields), host, port, mode))
+    asyncio.run(_serve(SandboxConfig(**config_fields), host, port, mode, tls))
 
 
 sandbox.params.append(debug_option())
