@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import logging
 import random
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
@@ -33,7 +34,6 @@ from typing import Any, Protocol, TypedDict
 import anyio
 import attrs
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .clock import SYSTEM_CLOCK, Clock, SystemClock
 from .errors import (
@@ -196,28 +196,54 @@ class EventStream:
     """An async iterator over a watcher's events, fed through a bounded buffer.
 
     When the buffer is full, delivery to *this stream* waits for you (the watch itself goes
-    on), so keep reading, or close the stream (``break`` out of ``async for`` does it).
+    on), so keep reading, or :meth:`close` it (``break`` out of ``async for`` and drop it:
+    the watcher holds streams weakly, so an abandoned one never stalls delivery). Iteration
+    ends when the watch ends and the buffered events have been read.
     """
 
-    def __init__(self, receive: MemoryObjectReceiveStream[Event]) -> None:
-        self._receive = receive
+    def __init__(self, size: int) -> None:
+        self._items: deque[Event] = deque()
+        self._size = size
+        self._ended = False
+        self._closed = False
+        self._readable = anyio.Event()
+        self._writable = anyio.Event()
 
     def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> Event:
-        try:
-            return await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
+        while not self._items:
+            if self._ended or self._closed:
+                raise StopAsyncIteration
+            self._readable = anyio.Event()
+            await self._readable.wait()
+        self._writable.set()
+        return self._items.popleft()
 
     def close(self) -> None:
-        """Stop receiving; the watcher stops sending to this stream."""
-        self._receive.close()
+        """Stop receiving: buffered events are dropped and the watcher sends no more."""
+        self._closed = True
+        self._items.clear()
+        self._readable.set()
+        self._writable.set()
 
-    def __del__(self) -> None:
-        # An abandoned iterator must never stall delivery on a full buffer.
-        self._receive.close()
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    async def _put(self, event: Event) -> None:
+        while len(self._items) >= self._size and not self._closed:
+            self._writable = anyio.Event()
+            await self._writable.wait()
+        if not self._closed:
+            self._items.append(event)
+            self._readable.set()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._readable.set()
 
 
 class DeploymentWatcher:
@@ -302,7 +328,7 @@ class DeploymentWatcher:
         self._last_rejection: VerificationFailed | None = None
         # delivery
         self._subscribers: list[tuple[object, Callback]] = []
-        self._streams: list[MemoryObjectSendStream[Event]] = []
+        self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
         self._waiters: list[_Waiter] = []
         self._history: list[Deployment] = []
         self._outbox: deque[Event] = deque()
@@ -365,13 +391,13 @@ class DeploymentWatcher:
 
     def events(self) -> EventStream:
         """Every event from now on, in order, until the watch ends."""
-        send, receive = anyio.create_memory_object_stream[Event](self._buffer_size)
+        stream = EventStream(self._buffer_size)
         if self.done:
-            send.close()
+            stream._end()
         else:
-            self._streams.append(send)
+            self._streams.add(stream)
             self._start_delivery()
-        return EventStream(receive)
+        return stream
 
     # --- awaiting ---------------------------------------------------------------------
 
@@ -805,11 +831,11 @@ class DeploymentWatcher:
             await self._outbox_ready.wait()
 
     async def _dispatch(self, event: Event) -> None:
-        for send in list(self._streams):
-            try:
-                await send.send(event)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._streams.remove(send)
+        for stream in list(self._streams):
+            if stream.closed:
+                self._streams.discard(stream)
+            else:
+                await stream._put(event)
         for key, callback in list(self._subscribers):
             if isinstance(key, type):
                 wanted = isinstance(event, key)
@@ -855,8 +881,8 @@ class DeploymentWatcher:
     def _end(self, result: Deployment | None, error: BaseException | None) -> None:
         self._result, self._error = result, error
         self._finished.set()
-        for send in self._streams:
-            send.close()
+        for stream in self._streams:
+            stream._end()
         self._streams.clear()
         for waiter in self._waiters:
             self._settle(waiter)

@@ -49,7 +49,7 @@ def stop_at_end() -> Iterator[list[subprocess.Popen[str]]]:
     for process in processes:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.communicate()  # waits, and closes the pipes
 
 
 def _read_until(process: subprocess.Popen[str], marker: str) -> str:

@@ -77,7 +77,7 @@ def _seed_ready_deployment(handle: SandboxHandle, number: str) -> dict[str, str]
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def served_sandbox() -> Iterator[tuple[SandboxHandle, dict[str, str]]]:
     """A sandbox with a READY deployment, served from a thread with its own event loop."""
     ready = threading.Event()
