@@ -641,8 +641,25 @@ def test_the_summary_lists_at_most_ten_failures_and_says_what_next() -> None:
     assert "  … and 3 more in r.json" in lines
     assert "report written to r.json" in lines
     assert any("invalid rows were not sent" in line for line in lines)
+    assert any("wamanager delete ID" in line for line in lines)
     assert any("--journal j.sqlite" in line for line in lines)
     assert len(lines) <= 20
+
+
+def test_a_clean_summary_gives_no_advice() -> None:
+    """All READY: the counts, in the singular where it applies, and nothing to do."""
+    report = BulkReport(
+        (NumberOutcome(0, "447700900001", "ready", "d-0", "done"),),
+        duration=3,
+        requests=1,
+        throttled=0,
+        max_in_flight=1,
+    )
+    lines = summary_lines(report, BulkFile(Path("n.csv"), (), (2,)))
+    assert lines == [
+        "1 number in 3s: 1 ready, 0 failed, 0 invalid",
+        "1 request (0 answered 429), at most 1 number in flight",
+    ]
 
 
 # --- the parts -----------------------------------------------------------------------------

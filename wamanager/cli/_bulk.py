@@ -524,12 +524,12 @@ def summary_lines(
     counts = report.counts
     resumed = sum(1 for outcome in report.outcomes if outcome.resumed)
     lines = [
-        f"{len(report.outcomes)} numbers in {duration(report.duration)}: "
+        f"{_count(len(report.outcomes), 'number')} in {duration(report.duration)}: "
         f"{counts.get('ready', 0)} ready"
         + (f" ({resumed} already in the journal)" if resumed else "")
         + f", {counts.get('failed', 0)} failed, {counts.get('invalid', 0)} invalid",
-        f"{report.requests} requests ({report.throttled} answered 429), "
-        f"at most {report.max_in_flight} numbers in flight",
+        f"{_count(report.requests, 'request')} ({report.throttled} answered 429), "
+        f"at most {_count(report.max_in_flight, 'number')} in flight",
     ]
     if report.stage_seconds:
         stages = ", ".join(
@@ -552,12 +552,21 @@ def summary_lines(
         lines.append(f"report written to {report_path}")
     if any(outcome.status == "invalid" for outcome in failed):
         lines.append("invalid rows were not sent: fix them, and onboard them from a new file")
+    if any(outcome.error_type == "DeploymentFailed" for outcome in failed):
+        lines.append(
+            "a number whose deployment is in ERROR is tried again only once it is deleted "
+            "(wamanager delete ID)"
+        )
     if journal is not None and any(outcome.status == "failed" for outcome in failed):
         lines.append(
             f"to try the failed numbers again, run the same command (--journal {journal}); "
             "READY ones are skipped"
         )
     return lines
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 # --- the command ---------------------------------------------------------------------------
