@@ -536,6 +536,7 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
         ("good", ("--otp-command", "'unclosed"), "cannot split it"),
         ("good", ("--otp-command", " "), "the command is empty"),
         ("good", ("--otp-file", "absent.csv"), "Invalid value for '--otp-file'"),
+        ("good", (*FAST, "--journal", "header-only.csv"), "is not a usable journal"),
         ("good", (*FAST, "--concurrency", "0"), "Invalid value for '--concurrency'"),
         ("good", (*FAST, "--max-resends", "-1"), "Invalid value for '--max-resends'"),
         ("good", (*FAST, "--resend-after", "0"), "'0' is not a positive number"),
@@ -578,6 +579,22 @@ def test_on_a_terminal_the_progress_is_drawn_live(
     assert "\x1b[" in result.out  # drawn with terminal control codes
     for text in ("wamanager bulk n.csv", "3/3", "ready ", "last failures:", "2 ready, 1 failed"):
         assert text in result.out
+
+
+def test_on_a_terminal_log_lines_print_above_the_live_view(
+    bulk: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warning logged during the live view goes through it (printed above the view), not
+    straight to stderr, where the view's redrawing would overwrite it."""
+    monkeypatch.setattr("wamanager.cli._output.stdout_is_terminal", lambda: True)
+    path = write_csv(tmp_path / "n.csv", number_rows(numbers(1)))
+    result = bulk(
+        "bulk", str(path), "--otp-command", str(tmp_path / "no-such-command"),
+        "--interval", "0.01", "--resend-after", "0.05", "--max-resends", "0",
+    )  # fmt: skip
+    assert result.code == 4
+    assert "could not start" in result.out
+    assert result.err == ""
 
 
 def test_live_view_shows_counts_states_rate_eta_and_failures() -> None:

@@ -358,12 +358,16 @@ def event_json(event: BulkEvent) -> dict[str, Any]:
 class _Display:
     """What every display does with the run's events; the base shows nothing."""
 
+    #: Seconds between the run's totals (:class:`~wamanager.BulkProgress`).
+    progress_every = 5.0
+
     def __init__(self, out: Output, bulk_file: BulkFile) -> None:
         self.out = out
         self.file = bulk_file
         self.started = time.monotonic()
 
     def where(self, event: NumberChanged) -> str:
+        """Which row ``event`` is about: its line in the file, and its number."""
         line = self.file.line_of(event.position)
         return f"line {line}" + (f" ({event.msisdn})" if event.msisdn else "")
 
@@ -477,6 +481,8 @@ def _logs_above(stderr: Any) -> Iterator[None]:
 
 class LiveDisplay(_Display):
     """On a terminal: a live view (rich) redrawn as the totals come, the summary after."""
+
+    progress_every = LIVE_PROGRESS_EVERY
 
     def __init__(self, out: Output, bulk_file: BulkFile) -> None:
         super().__init__(out, bulk_file)
@@ -700,9 +706,9 @@ async def bulk(
     max_verify_attempts: int,
     fallback_to_voice: bool,
 ) -> None:
-    """Onboard every number of FILE.csv, --concurrency at a time, each as 'deploy --watch'
-    and the profile would: create (adopting a number deployed already), the OTP, READY,
-    then the row's profile and photo.
+    """Onboard every number of FILE.csv, up to --concurrency at once: create (adopting a
+    number deployed already), verify the OTP, wait for READY, then apply the row's profile
+    and photo.
 
     \b
     Columns (a header row; any order):
@@ -720,7 +726,6 @@ async def bulk(
     """
     async with contextlib.AsyncExitStack() as stack:
         otp = await _otp_source(wam, stack, otp_from_sandbox, otp_command, otp_file)
-        default_interval = SANDBOX_INTERVAL if otp_from_sandbox else None
         display: _Display
         if out.json_mode:
             display = JsonLines(out, bulk_file)
@@ -746,8 +751,11 @@ async def bulk(
                     concurrency=concurrency,
                     journal=journal,
                     on_event=on_event,
-                    progress_every=LIVE_PROGRESS_EVERY if isinstance(display, LiveDisplay) else 5.0,
-                    policy=PollPolicy(interval=interval or default_interval, deadline=timeout),
+                    progress_every=display.progress_every,
+                    policy=PollPolicy(
+                        interval=interval or (SANDBOX_INTERVAL if otp_from_sandbox else None),
+                        deadline=timeout,
+                    ),
                     resend_after=resend_after,
                     max_resends=max_resends,
                     max_verify_attempts=max_verify_attempts,
