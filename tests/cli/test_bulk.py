@@ -48,7 +48,7 @@ FAST = ("--otp-from-sandbox", "--interval", "0.01")
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[ThreadedSandbox]:
+def threaded(tmp_path: Path) -> Iterator[ThreadedSandbox]:
     """A sandbox at 3000x without a rate limit, with failing, stuck, withheld-code and
     rejected-code numbers, served from a thread."""
     config = SandboxConfig(
@@ -67,9 +67,9 @@ def served(tmp_path: Path) -> Iterator[ThreadedSandbox]:
 
 
 @pytest.fixture
-def bulk(cli: CLI, served: ThreadedSandbox) -> CLI:
+def bulk(cli: CLI, threaded: ThreadedSandbox) -> CLI:
     """The command with JWT credentials of that sandbox."""
-    cli.env = served.jwt_env
+    cli.env = threaded.jwt_env
     return cli
 
 
@@ -106,7 +106,7 @@ def by_number(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_every_number_ready_exits_0_with_a_line_each_and_a_summary(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """All READY: exit 0, a line per number with its deployment, the summary, one create
     each; neither the certificate nor the PIN is ever shown."""
@@ -119,7 +119,7 @@ def test_every_number_ready_exits_0_with_a_line_each_and_a_summary(
         assert f"line {line_number} (44{number}) READY as " in result.out
     assert "5 numbers in " in result.out
     assert "5 ready, 0 failed, 0 invalid" in result.out
-    assert creates(served) == {f"44{n}": 1 for n in national}
+    assert creates(threaded) == {f"44{n}": 1 for n in national}
     assert "CERT-SECRET-77" not in result.out + result.err
     assert "123456" not in result.out + result.err
 
@@ -147,7 +147,7 @@ def test_json_prints_one_event_per_line_and_nothing_else(bulk: CLI, tmp_path: Pa
 
 
 def test_a_failed_number_exits_4_and_the_json_report_says_why(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """A number that goes to ERROR fails alone: exit 4, the JSON report names its step and
     error, the others are READY."""
@@ -187,7 +187,7 @@ def test_the_csv_report_has_a_row_per_number(bulk: CLI, tmp_path: Path) -> None:
 
 
 def test_profile_and_photo_columns_are_applied(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """Each row's about, email, vertical (any case), websites (two, space-separated) and
     photo_url are applied to its number; empty cells change nothing."""
@@ -205,7 +205,7 @@ def test_profile_and_photo_columns_are_applied(
     ]
     path = write_csv(tmp_path / "n.csv", rows, header)
     assert bulk("bulk", str(path), *FAST).code == 0
-    stored = {dep.msisdn: dep for dep in served.handle.engine}
+    stored = {dep.msisdn: dep for dep in threaded.handle.engine}
     first, second = stored["447700900201"], stored["447700900202"]
     assert first.profile == {
         "about": "Fresh bread",
@@ -218,7 +218,7 @@ def test_profile_and_photo_columns_are_applied(
 
 
 def test_invalid_rows_are_reported_by_line_and_never_sent(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """Rows with a bad value (number, method, email, vertical) or a number given twice are
     reported as invalid with their line, never sent; the good row is onboarded; exit 4."""
@@ -236,7 +236,7 @@ def test_invalid_rows_are_reported_by_line_and_never_sent(
     report_path = tmp_path / "r.json"
     result = bulk("bulk", str(path), *FAST, "--report", str(report_path))
     assert result.code == 4, result.err
-    assert creates(served) == {"447700900301": 1}
+    assert creates(threaded) == {"447700900301": 1}
     for line, field in [(3, "number"), (5, "method"), (6, "profile.email"), (7, "vertical")]:
         assert any(f"line {line} " in out and field in out for out in result.out.splitlines())
     assert "appears twice" in result.out
@@ -246,7 +246,7 @@ def test_invalid_rows_are_reported_by_line_and_never_sent(
 
 
 def test_a_second_run_with_the_journal_skips_the_ready_numbers(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """Run again with the same --journal: READY numbers are skipped (no request for them)
     and reported as resumed; the failed one is tried again, never created twice."""
@@ -259,22 +259,22 @@ def test_a_second_run_with_the_journal_skips_the_ready_numbers(
     again = bulk("bulk", str(path), *FAST, "--journal", str(journal))
     assert again.code == 4
     assert again.out.count("READY already (journal)") == 3
-    assert creates(served) == {f"44{n}": 1 for n in national}
+    assert creates(threaded) == {f"44{n}": 1 for n in national}
 
 
 def test_a_journal_of_another_file_is_a_usage_error(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """A journal written for other rows is refused (exit 2), before any request."""
     journal = tmp_path / "j.sqlite"
     first = write_csv(tmp_path / "a.csv", number_rows(numbers(1)))
     assert bulk("bulk", str(first), *FAST, "--journal", str(journal)).code == 0
-    before = served.handle.stats().total_requests
+    before = threaded.handle.stats().total_requests
     other = write_csv(tmp_path / "b.csv", number_rows(numbers(2, start=400)))
     result = bulk("bulk", str(other), *FAST, "--journal", str(journal))
     assert result.code == 2
     assert "another request list" in result.err
-    assert served.handle.stats().total_requests == before
+    assert threaded.handle.stats().total_requests == before
 
 
 def test_concurrency_bounds_the_numbers_in_flight(bulk: CLI, tmp_path: Path) -> None:
@@ -311,15 +311,15 @@ def test_timeout_fails_a_stuck_number_and_the_others_go_on(bulk: CLI, tmp_path: 
 
 
 def test_resend_after_and_fallback_to_voice_bring_a_withheld_code(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """--resend-after and --fallback-to-voice: a number whose code never came gets a new
     one by voice, and is READY."""
     path = write_csv(tmp_path / "n.csv", number_rows([WITHHELD]))
     result = bulk("bulk", str(path), *FAST, "--resend-after", "0.05", "--fallback-to-voice")
     assert result.code == 0, result.err
-    assert served.handle.stats().requests["resend-otp"] >= 1
-    (stored,) = served.handle.engine
+    assert threaded.handle.stats().requests["resend-otp"] >= 1
+    (stored,) = threaded.handle.engine
     assert stored.method == "voice"
 
 
@@ -388,7 +388,7 @@ except urllib.error.HTTPError:
 
 
 def test_otp_command_gives_the_codes_and_its_failures_are_only_logged(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """--otp-command: {number} and {deployment_id} are replaced inside single arguments (no
     shell); the first line printed is the code; a failing call is a warning, not fatal."""
@@ -398,10 +398,10 @@ def test_otp_command_gives_the_codes_and_its_failures_are_only_logged(
     national = numbers(2)
     path = write_csv(tmp_path / "n.csv", number_rows(national))
     command = f"{sys.executable} {script} {{number}} 'id={{deployment_id}} x'"
-    env = {**served.jwt_env, "BULK_OTP_LOG": str(log)}
+    env = {**threaded.jwt_env, "BULK_OTP_LOG": str(log)}
     result = bulk("bulk", str(path), "--otp-command", command, "--interval", "0.01", env=env)
     assert result.code == 0, result.err
-    ids = {dep.msisdn: dep.deployment_id for dep in served.handle.engine}
+    ids = {dep.msisdn: dep.deployment_id for dep in threaded.handle.engine}
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert {tuple(call) for call in calls} == {
         (f"44{n}", f"id={ids[f'44{n}']} x") for n in national
@@ -469,7 +469,7 @@ class CodeTyper(threading.Thread):
 
 
 def test_otp_file_is_read_again_and_a_rejected_code_is_not_sent_twice(
-    bulk: CLI, served: ThreadedSandbox, tmp_path: Path
+    bulk: CLI, threaded: ThreadedSandbox, tmp_path: Path
 ) -> None:
     """--otp-file: codes added while the run waits are used; a code the API rejected is
     not submitted again while it stays in the file, the corrected one is."""
@@ -478,7 +478,7 @@ def test_otp_file_is_read_again_and_a_rejected_code_is_not_sent_twice(
     national = numbers(3)
     typo = f"44{national[1]}"
     path = write_csv(tmp_path / "n.csv", number_rows(national))
-    typer = CodeTyper(served, codes, typo)
+    typer = CodeTyper(threaded, codes, typo)
     typer.start()
     try:
         result = bulk("bulk", str(path), "--otp-file", str(codes), "--interval", "0.01")
@@ -486,7 +486,7 @@ def test_otp_file_is_read_again_and_a_rejected_code_is_not_sent_twice(
         typer.stop.set()
         typer.join(5)
     assert result.code == 0, result.err
-    wrong = {dep.msisdn: dep.wrong_codes for dep in served.handle.engine}
+    wrong = {dep.msisdn: dep.wrong_codes for dep in threaded.handle.engine}
     assert wrong == {f"44{n}": int(f"44{n}" == typo) for n in national}
 
 
@@ -544,7 +544,7 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
 )
 def test_usage_errors_exit_2_before_any_request(
     bulk: CLI,
-    served: ThreadedSandbox,
+    threaded: ThreadedSandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     file: str,
@@ -562,7 +562,7 @@ def test_usage_errors_exit_2_before_any_request(
     (line,) = result.err.splitlines()
     assert line.startswith("Error: ")
     assert message in line
-    assert served.handle.stats().total_requests == 0
+    assert threaded.handle.stats().total_requests == 0
 
 
 # --- the live display ----------------------------------------------------------------------
