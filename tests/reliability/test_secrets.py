@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
 import json
 import logging
 import os
@@ -490,8 +491,33 @@ def cli_commands(command: CLI, exposure: Exposure, tmp_path: Path) -> set[str]:
         failing = (*deploying(FAILING[2:]), "--json")
         failing_id = run(*failing, env=fast_jwt, expect=0).json()["deployment_id"]
         run("watch", failing_id, "--interval", "0.02", env=fast_jwt, expect=4)
+        bulk_files(run, fast_jwt, exposure, tmp_path / "bulk")
     run("demo", "--speed", "3000", env={}, expect=0)
     return recorder.tokens() | sandbox_command(exposure)
+
+
+def bulk_files(run: Any, env: dict[str, str], exposure: Exposure, folder: Path) -> None:
+    """``wamanager bulk`` twice on one journal (JSON lines, then text), with a JSON and a
+    CSV report: a number ready, one whose first code is rejected, one invalid, one failing."""
+    folder.mkdir()
+    rows = [
+        ("44", number, "1", VNAME, "sms", pin)
+        for number, pin in (("7700900140", PIN), ("7700900102", PIN), ("7700900141", BAD_PIN))
+    ]
+    rows.append(("44", "7700900004", "1", VNAME, "voice", PIN))
+    with open(folder / "numbers.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("country_code", "number", "waba_id", "vname_certificate", "method", "pin"))
+        writer.writerows(rows)
+    common = ("bulk", str(folder / "numbers.csv"), "--otp-from-sandbox", "--interval", "0.01")
+    journal = ("--journal", str(folder / "journal.sqlite"))
+    run(*common, *journal, "--report", str(folder / "report.json"), "--json", env=env, expect=4)
+    run(*common, *journal, "--report", str(folder / "report.csv"), env=env, expect=4)
+    report = json.loads((folder / "report.json").read_text())
+    assert report["counts"] == {"ready": 2, "failed": 1, "invalid": 1}
+    written = [path for path in sorted(folder.iterdir()) if path.name != "numbers.csv"]
+    assert len(written) >= 3  # the journal and both reports
+    exposure.files("cli bulk", written)
 
 
 def deploying(number: str) -> tuple[str, ...]:
