@@ -26,7 +26,7 @@ async def serve(
     config, private = with_default_application(config)
     app = create_app(config)
     for middleware in reversed(middlewares):
-        app.middlewares.insert(0, web.middleware(middleware))
+        app.middlewares.insert(0, _as_middleware(middleware))
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -43,6 +43,15 @@ async def serve(
         )
     finally:
         await runner.cleanup()
+
+
+def _as_middleware(call: Middleware) -> Middleware:
+    # aiohttp marks its middlewares with an attribute, which callable objects may not take.
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await call(request, handler)
+
+    return middleware
 
 
 class HeaderRecorder:
