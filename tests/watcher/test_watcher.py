@@ -348,7 +348,9 @@ async def throttled_sandbox() -> AsyncIterator[SandboxHandle]:
 
 async def test_429_with_retry_after_is_waited_out(throttled_sandbox: SandboxHandle) -> None:
     """Polls that hit the rate limit become PollFailed events honouring Retry-After, then READY."""
-    async with throttled_sandbox.client(max_retries=0) as wam:
+    # rate_limit far above the sandbox's makes the client start there, so polls trip the limit;
+    # throttle_budget=0 makes the session raise each 429 at once instead of waiting it out.
+    async with throttled_sandbox.client(max_retries=0, throttle_budget=0, rate_limit=1000) as wam:
         dep_id = await created(wam)
         failures: list[PollFailed] = []
         watcher = wam.watch(dep_id, otp=throttled_sandbox.otp_provider, policy=FAST)
