@@ -76,3 +76,7 @@ LONG_RECOVERY = 60.0
 AGREEMENT = 0.15
 #: The most seconds of queueing counted towards growth in one step (a stall is not growth).
 MAX_GROWTH_STEP = 1.0
+#: A wait for a slot shorter than this many seconds is not slept (the event loop's timers
+#: are no finer: a shorter sleep lasts a millisecond anyway); the slot is still booked at its
+#: time, so the rate holds over any longer span.
+MIN_SLEEP = 0.001

@@ -177,6 +177,7 @@ class JWTAuth:
         "_clock",
         "_encode",
         "_expires",
+        "_header",
         "_key",
         "_token",
         "application_id",
@@ -219,6 +220,7 @@ class JWTAuth:
         self.refresh_margin = float(refresh_margin)
         self._clock = clock
         self._token = ""
+        self._header = ""
         self._expires = 0.0
 
     def token(self) -> str:
@@ -233,12 +235,14 @@ class JWTAuth:
                 "jti": str(uuid.uuid4()),
             }
             self._token = self._encode(claims, self._key, algorithm="RS256")
+            self._header = f"Bearer {self._token}"
             self._expires = float(issued + self.ttl)
         return self._token
 
     def authorization(self) -> str:
-        """``Bearer <jwt>``."""
-        return f"Bearer {self.token()}"
+        """``Bearer <jwt>`` (the same string object until the token is re-signed)."""
+        self.token()
+        return self._header
 
     def __repr__(self) -> str:
         return (

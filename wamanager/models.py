@@ -452,17 +452,13 @@ def _register_deployment_fast_path(
     the fast path is only a shortcut for the shape the API always sends.
     """
 
-    def fast_state(value: Any) -> CurrentState | None:
-        # None: not the plain shape; the generated hook decides (and words any error).
+    def current_state(value: Any, cls: Any) -> CurrentState:
         if type(value) is dict:
             title = value.get("title")
             detail = value.get("detail")
-            if type(title) is str and type(detail) in _TEXT_OR_NONE:
+            if type(title) is str and (detail is None or type(detail) is str):
                 return CurrentState(_KNOWN_STATES.get(title) or DeploymentState(title), detail)
-        return None
-
-    def current_state(value: Any, cls: Any) -> CurrentState:
-        return fast_state(value) or slow_state(value, cls)
+        return slow_state(value, cls)
 
     def deployment(value: Any, cls: Any) -> Deployment:
         if type(value) is dict:
@@ -472,17 +468,30 @@ def _register_deployment_fast_path(
             country_code = get("country_code")
             number = get("number")
             api_key = get("api_key")
-            raw_state = get("current_state")
-            state = None if raw_state is None else fast_state(raw_state)
+            state = get("current_state")
             if (
                 type(deployment_id) is str
                 and type(waba_id) in _TEXT_OR_NONE
                 and type(country_code) in _TEXT_OR_NONE
                 and type(number) in _TEXT_OR_NONE
                 and type(api_key) in _TEXT_OR_NONE
-                and (state is not None or raw_state is None)
             ):
-                return Deployment(deployment_id, waba_id, country_code, number, api_key, state)
+                if state is None:
+                    return Deployment(deployment_id, waba_id, country_code, number, api_key)
+                if type(state) is dict:
+                    title = state.get("title")
+                    detail = state.get("detail")
+                    if type(title) is str and (detail is None or type(detail) is str):
+                        known = _KNOWN_STATES.get(title) or DeploymentState(title)
+                        return Deployment(
+                            deployment_id,
+                            waba_id,
+                            country_code,
+                            number,
+                            api_key,
+                            CurrentState(known, detail),
+                        )
+        # Not the plain shape: the generated hook decides, and words any error.
         return slow_deployment(value, cls)
 
     conv.register_structure_hook(CurrentState, current_state)

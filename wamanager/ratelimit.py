@@ -249,7 +249,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._ceiling = self.control.max_rate if self.limit is None else self.limit
-        self._rate = self._ceiling_of(self.control.initial_rate if limit is None else self._ceiling)
+        self._set_rate(self.control.initial_rate if limit is None else self._ceiling)
         self._phase = Phase.SLOW_START
         self._estimate: float | None = None
         self._recovery = self.control.short_recovery
@@ -266,8 +266,11 @@ class RateLimiter:
         self._head: anyio.Event | None = None
         self._queue: deque[anyio.Event] = deque()
 
-    def _ceiling_of(self, rate: float) -> float:
-        return min(max(rate, self.control.min_rate), self._ceiling)
+    def _set_rate(self, rate: float) -> None:
+        """Set the rate (within [min_rate, ceiling]) and what is derived from it."""
+        self._rate = min(max(rate, self.control.min_rate), self._ceiling)
+        self._interval = 1.0 / self._rate
+        self._tolerance = (self.burst - 1) * self._interval
 
     # --- what it knows ------------------------------------------------------------------
 
@@ -305,22 +308,23 @@ class RateLimiter:
     # --- taking slots -------------------------------------------------------------------
 
     def _due(self) -> float:
-        tolerance = (self.burst - 1) / self._rate
-        return max(self._paused_until, self._tat - tolerance)
+        return max(self._paused_until, self._tat - self._tolerance)
 
-    def _take(self, due: float, now: float, *, queued: bool) -> int:
-        self._grow(now, queued=queued)
+    def _take(self, due: float, now: float) -> int:
+        """Take the slot due at ``due`` after queueing for it (``now`` may be earlier with a
+        fake sleep: the slot is still ``due``)."""
+        self._grow(now)
         slot = max(now, due)
-        if self._active_since == -math.inf:
+        if not self._issued:
             self._active_since = slot  # the first request: nothing was accepted before it
-        self._tat = max(self._tat, slot) + 1.0 / self._rate
+        self._tat = max(self._tat, slot) + self._interval
         self._issued += 1
         return self._issued
 
-    def _grow(self, now: float, *, queued: bool) -> None:
+    def _grow(self, now: float) -> None:
         busy = min(max(now - self._last_growth, 0.0), self.control.max_growth_step)
         self._last_growth = max(now, self._last_growth)
-        if not queued or busy <= 0.0:
+        if busy <= 0.0:
             return
         control = self.control
         if self._phase is Phase.SLOW_START:
@@ -329,18 +333,37 @@ class RateLimiter:
             assert self._estimate is not None
             self._busy += busy
             rate = cubic_rate(self._estimate, self._busy, self._recovery, control.decrease_factor)
-        self._rate = self._ceiling_of(rate)
+        self._set_rate(rate)
+
+    def try_acquire(self) -> int | None:
+        """Take a slot if one is free now and nobody waits (a ticket), else ``None``.
+
+        The fast path of :meth:`acquire`, without a coroutine.
+        """
+        if self._head is None and not self._queue:
+            now = self._clock()
+            due = self._tat - self._tolerance
+            if due <= now and self._paused_until <= now:
+                if now > self._last_growth:
+                    self._last_growth = now  # time without a queue is not growth
+                if not self._issued:
+                    self._active_since = now
+                tat = self._tat
+                self._tat = (tat if tat > now else now) + self._interval
+                self._issued += 1
+                return self._issued
+            if due - now <= const.MIN_SLEEP and self._paused_until <= now:
+                return self._take(due, now)  # too short to sleep: a queued request still
+        return None
 
     async def acquire(self, *, priority: bool = False) -> int:
         """Wait for a slot; returns the request's ticket (pass it to :meth:`throttled`).
 
         ``priority`` puts the caller ahead of the other waiters (a retry after a 429).
         """
-        now = self._clock()
-        if self._head is None and not self._queue:
-            due = self._due()
-            if due <= now:
-                return self._take(due, now, queued=False)
+        ticket = self.try_acquire()
+        if ticket is not None:
+            return ticket
         turn = anyio.Event()
         if self._head is None and not self._queue:
             self._head = turn
@@ -362,12 +385,12 @@ class RateLimiter:
                 generation = self._generation
                 due = self._due()
                 now = self._clock()
-                if due > now:
+                if due - now > const.MIN_SLEEP:
                     await self._sleep(due - now)
                     if generation != self._generation:
                         continue  # paused while asleep: look again
                     now = self._clock()
-                return self._take(due, now, queued=True)
+                return self._take(due, now)
         finally:
             self._hand_over()
 
@@ -414,7 +437,7 @@ class RateLimiter:
             decrease = rate_after_throttle(
                 rate=self._rate, accepted=measured, previous=self._estimate, control=control
             )
-            self._rate = self._ceiling_of(decrease.rate)
+            self._set_rate(decrease.rate)
             self._estimate = min(decrease.estimate, self._ceiling)
             self._recovery = decrease.recovery
             self._phase = Phase.AVOIDANCE

@@ -36,6 +36,7 @@ import random
 import re
 import ssl
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -190,6 +191,13 @@ def _segment_problem(value: object) -> str | None:
 
 
 def _format_path(template: str, params: Mapping[str, str]) -> str:
+    for value in params.values():
+        if type(value) is not str or not _PLAIN_SEGMENT(value):
+            return _checked_path(template, params)
+    return template.format_map(params)  # plainly safe ids: no quoting, no copy
+
+
+def _checked_path(template: str, params: Mapping[str, str]) -> str:
     values: dict[str, str] = {}
     problems: Problems = []
     for name, value in params.items():
@@ -281,6 +289,51 @@ def _collect(problems: Problems, check: Callable[[], Any]) -> Any:
 # --- what every copy of a session shares ---------------------------------------------------
 
 
+class _Slots:
+    """Requests in flight at once, at most ``size`` (the connection pool's size).
+
+    A semaphore whose free path is a plain method call: every request takes a slot.
+    Waiters are served in arrival order; a slot given back goes straight to the next one.
+    """
+
+    __slots__ = ("_waiters", "free")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_take(self) -> bool:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        if self.try_take():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give()  # handed a slot while being cancelled: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def give(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
+
+
+_URL_CACHE_SIZE = 4096
+
+
 class _Transport:
     """What every copy of a session shares: credentials, base URL, the connection pool and
     its slots, the rate limiter, the lifecycle, the sleep and the random source."""
@@ -302,9 +355,16 @@ class _Transport:
         self.sleep = sleep
         self.rng = rng
         self.closed = False
-        self.slots: asyncio.Semaphore | None = None
-        self.headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        self.json_headers = {**self.headers, "Content-Type": "application/json"}
+        self.slots: _Slots | None = None
+        self._plain_headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        self._json_headers = {**self._plain_headers, "Content-Type": "application/json"}
+        #: The Authorization value the header sets were built with, and the sets (without,
+        #: with a JSON body); rebuilt only when the value changes (a re-signed JWT).
+        self.authorization = ""
+        self.header_sets = (self._plain_headers, self._json_headers)
+        self._urls: dict[Any, tuple[str, yarl.URL]] = {}
+        #: Whether ``http`` is our own open session (no need to check it per request).
+        self.ready = False
         if http is not None:
             self.slots = _slots_for(http.connector)
 
@@ -321,27 +381,56 @@ class _Transport:
             http = self.http = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar()
             )
-            self.slots = asyncio.Semaphore(const.DEFAULT_POOL_SIZE)
+            self.slots = _Slots(const.DEFAULT_POOL_SIZE)
+            self.ready = True
         elif http.closed:
             raise ClientClosed(
                 "the aiohttp.ClientSession given to this wamanager client was closed by its owner"
             )
         return http
 
+    def url(self, template: str, params: Mapping[str, str] | None) -> tuple[str, yarl.URL]:
+        """The path (checked, encoded) and URL of a request, each built once per template
+        and parameter values: watchers poll the same deployments over and over. The cache
+        is bounded; past it, paths and URLs are built each time."""
+        key: Any = (template, *params.values()) if params else template
+        try:
+            found = self._urls.get(key)
+        except TypeError:  # an unhashable value: not an id (the check below says so)
+            found = key = None
+        if found is None:
+            path = _format_path(template, params) if params else template
+            found = (path, yarl.URL(self.base_url + path, encoded=True))
+            if key is not None and len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[key] = found
+        return found
+
+    def headers_for(self, authorization: str, with_body: bool) -> dict[str, str]:
+        """The headers of a request sent with ``authorization``. The dicts are kept and
+        reused until the value changes; aiohttp never changes them. User-Agent is sent
+        each time too, since a session passed in by the user has its own defaults."""
+        self.authorization = authorization
+        self.header_sets = (
+            {**self._plain_headers, "Authorization": authorization},
+            {**self._json_headers, "Authorization": authorization},
+        )
+        return self.header_sets[with_body]
+
     async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        self.ready = False
         if self.owns_http and self.http is not None:
             await self.http.close()
 
 
-def _slots_for(connector: aiohttp.BaseConnector | None) -> asyncio.Semaphore | None:
-    """A semaphore as large as a user's connector allows at once (None: no limit)."""
+def _slots_for(connector: aiohttp.BaseConnector | None) -> _Slots | None:
+    """Slots as many as a user's connector allows at once (None: no limit)."""
     if connector is None:
         return None
     limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
-    return asyncio.Semaphore(min(limits)) if limits else None
+    return _Slots(min(limits)) if limits else None
 
 
 # --- classifying failures ------------------------------------------------------------------
@@ -367,26 +456,52 @@ def _classify(exc: BaseException) -> Failure | None:
     return None
 
 
-class _TooLarge(Exception):
-    """Internal: the body went past the size cap."""
+async def _read_capped(
+    response: aiohttp.ClientResponse, length: int | None, cap: int
+) -> bytes | None:
+    """A body too long by its Content-Length, compressed, or of unknown length: counted as
+    decompression yields it, chunk by chunk. ``None`` (and the connection closed, the rest
+    unread) as soon as it passes ``cap`` bytes. (The body the request loop reads at once is
+    the usual one: a Content-Length within the cap, no encoding.)"""
+    if length is None or length <= cap:
+        chunks = []
+        size = 0
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    response.close()
+    return None
 
 
-async def _read_body(response: aiohttp.ClientResponse, cap: int) -> bytes:
-    """The body, decoded (gzip…), refusing more than ``cap`` bytes without reading them."""
-    length = response.content_length
-    if length is not None and length > cap:
-        raise _TooLarge
-    if length is not None and "Content-Encoding" not in response.headers:
-        return await response.read()
-    # No length, or compressed: count what decompression yields, chunk by chunk.
-    chunks = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > cap:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+_decode_json = json.JSONDecoder().decode
+
+
+def _error(
+    method: str, path: str, status: int, body: bytes, headers: Mapping[str, str]
+) -> Exception:
+    """The exception for an error status (a _Retryable for 429 and 5xx)."""
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text) if text.strip() else None
+    except ValueError:
+        data = None
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    api_error = error_from_response(
+        status,
+        data,
+        body=text,
+        method=method,
+        path=path,
+        headers=dict(headers),
+        retry_after=retry_after,
+    )
+    if isinstance(api_error, Throttled) or status >= 500:
+        return _Retryable(Failure.STATUS, api_error, status=status, retry_after=retry_after)
+    return api_error
 
 
 # --- the session ---------------------------------------------------------------------------
@@ -558,9 +673,8 @@ class Session:
         :class:`~wamanager.errors.UnexpectedResponse` for a redirect, a body over the size
         cap, or a success without a JSON body.
         """
-        url_path = _format_path(path, path_params) if path_params else path
         transport = self._transport
-        url = yarl.URL(transport.base_url + url_path, encoded=True)
+        url_path, url = transport.url(path, path_params)
         if params:
             url = url.with_query(params)
         safe = method in REPLAY_SAFE_METHODS if replay_safe is None else replay_safe
@@ -571,189 +685,189 @@ class Session:
         throttled_since: float | None = None
         throttled_for = 0.0
         priority = False
+        with_body = data is not None
         while True:
-            http = transport.client()
-            ticket = await limiter.acquire(priority=priority)
+            http = transport.http
+            if http is None or not transport.ready:
+                http = transport.client()
+            ticket = None if priority else limiter.try_acquire()
+            if ticket is None:
+                ticket = await limiter.acquire(priority=priority)
+            # Per request: a JWT is re-signed before it expires.
+            authorization = transport.auth.authorization()
+            if authorization is transport.authorization:
+                headers = transport.header_sets[with_body]
+            else:
+                headers = transport.headers_for(authorization, with_body)
+            slots = transport.slots
+            if slots is not None and not slots.try_take():
+                # A free connection first, then the attempt's timer: queueing is not timed.
+                await slots.take()
+            started = time.monotonic()
             try:
-                return await self._attempt(http, method, url, url_path, data, failures + 1)
-            except _Retryable as failed:
-                if failed.status == 429:
-                    error = failed.error
-                    assert isinstance(error, Throttled)
-                    wait = throttle_wait(failed.retry_after, policy, transport.rng())
-                    error.retry_after = wait
-                    if local_throttle:
-                        raise error from None
-                    limiter.throttled(ticket, wait)
-                    now = time.monotonic()
-                    if throttled_since is None:
-                        throttled_since = now
-                    spent = max(now - throttled_since, throttled_for)
-                    if not within_throttle_budget(
-                        spent=spent, wait=wait, budget=self.throttle_budget
+                async with http.request(
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=self._aiohttp_timeout,
+                    allow_redirects=False,
+                ) as response:
+                    status = response.status
+                    if status != 429:
+                        limiter.accepted()
+                    answer_headers = response.headers
+                    length = response.content_length
+                    if (
+                        length is not None
+                        and length <= self.max_response_size
+                        and "Content-Encoding" not in answer_headers
                     ):
-                        raise error from None
-                    throttled_for += wait
-                    priority = True  # first in line when the pause ends
-                    logger.info(
-                        "%s %s throttled (429): every request waits %.2fs "
-                        "(%.0fs of the %.0fs throttle budget used); rate now %.3g/s",
+                        body: bytes | None = await response.read()
+                    else:
+                        body = await _read_capped(response, length, self.max_response_size)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                # Only network failures become TransportError; anything else is a bug and
+                # must not be reported as "could not connect".
+                failed = _transport_failure(exc, method, url_path, started, failures + 1)
+            else:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s -> %d attempt=%d duration=%.3fs",
                         method,
                         url_path,
-                        wait,
-                        spent,
-                        self.throttle_budget,
-                        limiter.rate,
+                        status,
+                        failures + 1,
+                        time.monotonic() - started,
                     )
-                    continue
-                failures += 1
-                if not should_retry(
-                    attempt=failures,
-                    max_retries=policy.max_retries,
-                    failure=failed.failure,
-                    status=failed.status,
-                    replay_safe=safe,
-                ):
-                    raise failed.error from failed.error.__cause__
-                delay = retry_delay(
-                    failures, policy, retry_after=failed.retry_after, random=transport.rng()
-                )
+                try:
+                    return Response(status, self._decode(method, url_path, status, body))
+                except _Retryable as retryable:
+                    failed = retryable
+                except _NotSuccess:
+                    failed = self._failure(method, url_path, status, body, answer_headers)
+            finally:
+                if slots is not None:
+                    slots.give()
+            if failed.status == 429:
+                error = failed.error
+                assert isinstance(error, Throttled)
+                wait = throttle_wait(failed.retry_after, policy, transport.rng())
+                error.retry_after = wait
+                if local_throttle:
+                    raise error from None
+                limiter.throttled(ticket, wait)
+                now = time.monotonic()
+                if throttled_since is None:
+                    throttled_since = now
+                spent = max(now - throttled_since, throttled_for)
+                if not within_throttle_budget(spent=spent, wait=wait, budget=self.throttle_budget):
+                    raise error from None
+                throttled_for += wait
+                priority = True  # first in line when the pause ends
                 logger.info(
-                    "retrying %s %s in %.2fs after %s (attempt %d of %d)",
+                    "%s %s throttled (429): every request waits %.2fs "
+                    "(%.0fs of the %.0fs throttle budget used); rate now %.3g/s",
                     method,
                     url_path,
-                    delay,
-                    failed.status or failed.failure.value,
-                    failures,
-                    policy.max_retries + 1,
+                    wait,
+                    spent,
+                    self.throttle_budget,
+                    limiter.rate,
                 )
-                priority = False
-                await transport.sleep(delay)
+                continue
+            failures += 1
+            if not should_retry(
+                attempt=failures,
+                max_retries=policy.max_retries,
+                failure=failed.failure,
+                status=failed.status,
+                replay_safe=safe,
+            ):
+                raise failed.error from failed.error.__cause__
+            delay = retry_delay(
+                failures, policy, retry_after=failed.retry_after, random=transport.rng()
+            )
+            logger.info(
+                "retrying %s %s in %.2fs after %s (attempt %d of %d)",
+                method,
+                url_path,
+                delay,
+                failed.status or failed.failure.value,
+                failures,
+                policy.max_retries + 1,
+            )
+            priority = False
+            await transport.sleep(delay)
 
-    async def _attempt(
-        self,
-        http: aiohttp.ClientSession,
-        method: str,
-        url: yarl.URL,
-        url_path: str,
-        data: bytes | None,
-        attempt: int,
-    ) -> Response:
-        transport = self._transport
-        headers = dict(transport.json_headers if data is not None else transport.headers)
-        # Per request: a JWT is re-signed before it expires. User-Agent too, since a session
-        # passed in by the user has its own defaults.
-        headers["Authorization"] = transport.auth.authorization()
-        slots = transport.slots
-        if slots is not None:
-            # A free connection first, then the attempt's timer: queueing is not timed.
-            await slots.acquire()
-        started = time.monotonic()
+    def _decode(self, method: str, url_path: str, status: int, body: bytes | None) -> Any:
+        """The JSON of a successful answer (``None`` when empty); raises ``_NotSuccess`` for
+        any other status and ``_Retryable`` for a success that is not JSON."""
+        if body is None or not 200 <= status < 300:
+            raise _NotSuccess
+        if not body or body.isspace():
+            return None
         try:
-            async with http.request(
-                method,
-                url,
-                data=data,
-                headers=headers,
-                timeout=self._aiohttp_timeout,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                if status != 429:
-                    transport.limiter.accepted()
-                try:
-                    body = await _read_body(response, self.max_response_size)
-                except _TooLarge:
-                    response.close()  # the rest is never read; the connection goes
-                    body = None
-                response_headers = response.headers if status >= 300 else None
-                location = response_headers.get("Location") if response_headers else None
-                retry_after = response_headers.get("Retry-After") if response_headers else None
-                error_headers = dict(response_headers) if status >= 400 and response_headers else {}
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            # Only network failures become TransportError; anything else is a bug and must
-            # not be reported as "could not connect".
-            failure = _classify(exc)
-            elapsed = time.monotonic() - started
-            logger.debug(
-                "%s %s -> %s attempt=%d duration=%.3fs",
-                method,
-                url_path,
-                type(exc).__name__,
-                attempt,
-                elapsed,
+            try:
+                return _decode_json(body.decode())  # UTF-8, as RFC 8259 says
+            except ValueError:
+                return json.loads(body)  # a BOM, UTF-16…; ValueError if not JSON at all
+        except ValueError:
+            malformed = UnexpectedResponse(
+                f"{method} {url_path} -> {status} with a body that is not JSON ({len(body)} bytes)",
+                status=status,
+                body=body.decode("utf-8", "replace"),
             )
-            error = _transport_error(exc, failure, method, url_path, elapsed)
-            error.__cause__ = exc
-            if failure is None:
-                raise error from exc
-            raise _Retryable(failure, error) from exc
-        finally:
-            if slots is not None:
-                slots.release()
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d attempt=%d duration=%.3fs",
-                method,
-                url_path,
-                status,
-                attempt,
-                time.monotonic() - started,
-            )
+            raise _Retryable(Failure.MALFORMED, malformed) from None
+
+    def _failure(
+        self,
+        method: str,
+        url_path: str,
+        status: int,
+        body: bytes | None,
+        headers: Mapping[str, str],
+    ) -> _Retryable:
+        """What an answer that is not a success means: a ``_Retryable`` (429, 5xx) is
+        returned; anything else (a redirect, a body over the cap, 4xx) is raised."""
         if body is None:
             raise UnexpectedResponse(
                 f"{method} {url_path} -> {status} with a body over the "
                 f"{self.max_response_size}-byte cap (max_response_size); not read",
                 status=status,
             )
-        if 200 <= status < 300:
-            if not body or body.isspace():
-                return Response(status, None)
-            try:
-                return Response(status, json.loads(body))
-            except ValueError:
-                malformed = UnexpectedResponse(
-                    f"{method} {url_path} -> {status} with a body that is not JSON "
-                    f"({len(body)} bytes)",
-                    status=status,
-                    body=body.decode("utf-8", "replace"),
-                )
-                raise _Retryable(Failure.MALFORMED, malformed) from None
         if status < 400:
             raise UnexpectedResponse(
-                f"{method} {url_path} -> {status} redirect to {location or 'nowhere'}: "
+                f"{method} {url_path} -> {status} redirect to "
+                f"{headers.get('Location') or 'nowhere'}: "
                 "wamanager never follows redirects (check base_url)",
                 status=status,
             )
-        raise self._error(method, url_path, status, body, error_headers, retry_after)
+        error = _error(method, url_path, status, body, headers)
+        if isinstance(error, _Retryable):
+            return error
+        raise error
 
-    @staticmethod
-    def _error(
-        method: str,
-        path: str,
-        status: int,
-        body: bytes,
-        headers: Mapping[str, str],
-        retry_after_header: str | None,
-    ) -> Exception:
-        text = body.decode("utf-8", "replace")
-        try:
-            data = json.loads(text) if text.strip() else None
-        except ValueError:
-            data = None
-        retry_after = parse_retry_after(retry_after_header)
-        api_error = error_from_response(
-            status,
-            data,
-            body=text,
-            method=method,
-            path=path,
-            headers=headers,
-            retry_after=retry_after,
-        )
-        if isinstance(api_error, Throttled) or status >= 500:
-            return _Retryable(Failure.STATUS, api_error, status=status, retry_after=retry_after)
-        return api_error
+
+def _transport_failure(
+    exc: BaseException, method: str, path: str, started: float, attempt: int
+) -> _Retryable:
+    """A network failure as a ``_Retryable`` (raised at once if it is not transient)."""
+    failure = _classify(exc)
+    elapsed = time.monotonic() - started
+    logger.debug(
+        "%s %s -> %s attempt=%d duration=%.3fs",
+        method,
+        path,
+        type(exc).__name__,
+        attempt,
+        elapsed,
+    )
+    error = _transport_error(exc, failure, method, path, elapsed)
+    error.__cause__ = exc
+    if failure is None:
+        raise error from exc
+    return _Retryable(failure, error)
 
 
 def _options(
@@ -791,6 +905,10 @@ def _transport_error(
         return RequestTimeout(f"{method} {path} timed out after {elapsed:.1f}s")
     reason = str(exc) or type(exc).__name__
     return ConnectionFailed(f"{method} {path} failed: {reason}")
+
+
+class _NotSuccess(Exception):
+    """Internal: the answer is not a 2xx with a body within the cap."""
 
 
 class _Retryable(Exception):

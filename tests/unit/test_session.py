@@ -121,7 +121,23 @@ async def test_path_params_are_percent_encoded(
 
 @pytest.mark.parametrize(
     "bad",
-    ["", None, 5, ".", "..", "a/b", "/", "?x", "q?x=1", "#frag", "a\x00b", "a\nb", "\x7f", "\x85"],
+    [
+        "",
+        None,
+        5,
+        ["x"],
+        ".",
+        "..",
+        "a/b",
+        "/",
+        "?x",
+        "q?x=1",
+        "#frag",
+        "a\x00b",
+        "a\nb",
+        "\x7f",
+        "\x85",
+    ],
 )
 @pytest.mark.parametrize(
     "call",
@@ -609,7 +625,7 @@ async def test_own_pool_is_sized_for_bulk(client: WhatsAppManager) -> None:
         assert http.connector.limit == 100
         slots = client.session._transport.slots
         assert slots is not None
-        assert slots._value == 100
+        assert slots.free == 100
 
 
 @pytest.mark.parametrize(("limit", "per_host", "slots"), [(7, 0, 7), (10, 3, 3), (0, 0, None)])
@@ -621,7 +637,7 @@ async def test_a_user_pool_bounds_requests_in_flight(
     async with aiohttp.ClientSession(connector=connector) as http:
         client = WhatsAppManager(BasicAuth("k", "s"), base_url=api.base_url, session=http)
         semaphore = client.session._transport.slots
-        assert (None if semaphore is None else semaphore._value) == slots
+        assert (None if semaphore is None else semaphore.free) == slots
 
 
 async def test_timeout_object_is_built_once(

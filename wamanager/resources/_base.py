@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..errors import UnexpectedResponse, ValidationError
-from ..models import describe_structure_error, structure
+from ..models import converter, describe_structure_error
 from ..session import Response, Session
 
 T = TypeVar("T")
 
 _UNSENDABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]").search
+#: The converter's structure hook of each response model, looked up once.
+_HOOKS: dict[type[Any], Callable[[Any, Any], Any]] = {}
 
 
 class Resource:
@@ -29,18 +31,32 @@ class Resource:
 
 def parse(response: Response, cls: type[T], *, what: str) -> T:
     """Structure a response body into ``cls``, or raise :class:`UnexpectedResponse`."""
-    return parse_data(response.data, cls, what=what, status=response.status)
+    hook = _HOOKS.get(cls) or _hook(cls)
+    try:
+        result: T = hook(response.data, cls)
+    except Exception as exc:
+        raise _unexpected(exc, cls, what, response.status) from None
+    return result
 
 
 def parse_data(data: Any, cls: type[T], *, what: str, status: int) -> T:
     """Structure one decoded value into ``cls``; ``status`` is the answer's, for the error."""
+    hook = _HOOKS.get(cls) or _hook(cls)
     try:
-        return structure(data, cls)
+        result: T = hook(data, cls)
     except Exception as exc:
-        reason = describe_structure_error(exc, cls)
-        raise UnexpectedResponse(
-            f"{what}: unexpected response body: {reason}", status=status
-        ) from None
+        raise _unexpected(exc, cls, what, status) from None
+    return result
+
+
+def _hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+    hook = _HOOKS[cls] = converter.get_structure_hook(cls)
+    return hook
+
+
+def _unexpected(exc: Exception, cls: type[Any], what: str, status: int) -> UnexpectedResponse:
+    reason = describe_structure_error(exc, cls)
+    return UnexpectedResponse(f"{what}: unexpected response body: {reason}", status=status)
 
 
 def first(items: Sequence[T], *, what: str, status: int) -> T:
