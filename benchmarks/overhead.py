@@ -126,7 +126,7 @@ async def main(calls: int, rounds: int) -> None:
         ("wall clock", raw_wall, wam_wall, "; target <= 1.05"),
         ("client CPU", raw_cpu, wam_cpu, ""),
     ):
-        ratios = [b / a for a, b in zip(raw, ours)]
+        ratios = [b / a for a, b in zip(raw, ours, strict=False)]
         print(
             f"  {what}: raw {statistics.median(raw) * 1e6:6.1f} us/call, "
             f"deployments.get {statistics.median(ours) * 1e6:6.1f} us/call, "

@@ -68,15 +68,19 @@ ACCEPTED_COUNT = 20
 MIN_ACCEPTED_WINDOW = 0.25
 #: Seconds the rate takes to climb back to the accepted rate after a 429, while that
 #: estimate is new (the first 429, or one that disagrees with the one before).
-SHORT_RECOVERY = 3.0
+SHORT_RECOVERY = 5.0
 #: ... and once two 429s in a row agree on the accepted rate: the client then stays just
 #: below the limit for longer and probes past it less often.
 LONG_RECOVERY = 60.0
 #: Two estimates "agree" when they differ by at most this fraction.
-AGREEMENT = 0.15
+AGREEMENT = 0.25
 #: The most seconds of queueing counted towards growth in one step (a stall is not growth).
 MAX_GROWTH_STEP = 1.0
 #: A wait for a slot shorter than this many seconds is not slept (the event loop's timers
 #: are no finer: a shorter sleep lasts a millisecond anyway); the slot is still booked at its
 #: time, so the rate holds over any longer span.
 MIN_SLEEP = 0.001
+#: A slot taken up to this many seconds after its time (a sleeper woken late: the event
+#: loop's timers are coarse) keeps its place in the schedule, so late wake-ups do not lower
+#: the rate actually sent.
+CATCH_UP = 0.005

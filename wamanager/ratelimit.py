@@ -317,7 +317,9 @@ class RateLimiter:
         slot = max(now, due)
         if not self._issued:
             self._active_since = slot  # the first request: nothing was accepted before it
-        self._tat = max(self._tat, slot) + self._interval
+        tat = self._tat
+        # Late by a little (a coarse timer): keep the cadence; idle or paused: start afresh.
+        self._tat = (tat if tat >= slot - const.CATCH_UP else slot) + self._interval
         self._issued += 1
         return self._issued
 
@@ -349,7 +351,7 @@ class RateLimiter:
                 if not self._issued:
                     self._active_since = now
                 tat = self._tat
-                self._tat = (tat if tat > now else now) + self._interval
+                self._tat = (tat if tat >= now - const.CATCH_UP else now) + self._interval
                 self._issued += 1
                 return self._issued
             if due - now <= const.MIN_SLEEP and self._paused_until <= now:
