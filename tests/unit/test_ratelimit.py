@@ -482,3 +482,32 @@ def test_rate_control_is_frozen() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         CONTROL.initial_rate = 1.0  # type: ignore[misc]
     assert attrs.evolve(CONTROL, initial_rate=1.0).initial_rate == 1.0
+
+
+async def test_a_wait_under_a_millisecond_is_not_slept() -> None:
+    """A slot due within 1 ms is taken at once (timers are no finer), and still booked."""
+    clock = FakeClock()
+    sleeps = SleepRecorder()
+    limiter = RateLimiter(2500.0, clock=clock, sleep=sleeps)  # a slot every 0.4 ms
+    for _ in range(3):
+        await limiter.acquire()
+    assert sleeps.delays == []  # 0.4 ms and 0.8 ms ahead: not slept
+    await limiter.acquire()
+    assert sleeps.delays == pytest.approx([0.0012])  # 1.2 ms ahead: slept
+
+
+@pytest.mark.parametrize(
+    ("late", "next_wait"),
+    [(0.002, 0.098), (0.004, 0.096), (0.05, 0.1)],
+)
+async def test_a_slot_taken_a_little_late_keeps_the_cadence(late: float, next_wait: float) -> None:
+    """Woken up to 5 ms late, a request keeps its slot's place (the next is not pushed back);
+    later than that, the schedule starts afresh from now."""
+    clock = FakeClock()
+    sleeps = SleepRecorder()
+    limiter = RateLimiter(10.0, clock=clock, sleep=sleeps)
+    await limiter.acquire()  # slot at 100.0; the next is due at 100.1
+    clock.now = 100.1 + late
+    await limiter.acquire()
+    await limiter.acquire()
+    assert sleeps.delays == pytest.approx([next_wait])

@@ -30,7 +30,7 @@ from wamanager import (
     WhatsAppManager,
 )
 from wamanager.retry import Failure
-from wamanager.session import USER_AGENT, _classify, _transport_error
+from wamanager.session import USER_AGENT, _classify, _Slots, _transport_error
 
 from ._support import (
     BASE_PATH,
@@ -799,3 +799,65 @@ async def test_unencodable_body_is_a_validation_error_without_the_body(
     assert error.__cause__ is None
     assert error.__context__ is None
     assert api.requests == []
+
+
+# --- pool slots ----------------------------------------------------------------------------
+
+
+async def test_slots_serve_waiters_in_order() -> None:
+    """Past the pool's size, takers wait and get freed slots in arrival order."""
+    slots = _Slots(1)
+    await slots.take()
+    order: list[str] = []
+
+    async def taker(name: str) -> None:
+        await slots.take()
+        order.append(name)
+        slots.give()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(taker, "a")
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(taker, "b")
+        await anyio.wait_all_tasks_blocked()
+        assert order == []
+        slots.give()
+    assert order == ["a", "b"]
+    assert slots.free == 1
+
+
+async def test_a_cancelled_waiter_gives_up_its_place() -> None:
+    """A taker cancelled while waiting leaves the queue; the slot goes to the next one."""
+    slots = _Slots(1)
+    await slots.take()
+    got: list[str] = []
+
+    async def taker(name: str) -> None:
+        await slots.take()
+        got.append(name)
+
+    async with anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as doomed:
+            doomed.start_soon(taker, "cancelled")
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(taker, "next")
+            await anyio.wait_all_tasks_blocked()
+            doomed.cancel_scope.cancel()
+        slots.give()
+    assert got == ["next"]
+    assert slots.free == 0
+
+
+async def test_a_slot_handed_to_a_cancelled_waiter_is_passed_on() -> None:
+    """A slot given to a waiter that is cancelled before it runs is not lost."""
+    slots = _Slots(1)
+    await slots.take()
+    loop = asyncio.get_running_loop()
+    waiting = loop.create_task(slots.take())
+    await asyncio.sleep(0)
+    slots.give()  # handed to the waiter ...
+    waiting.cancel()  # ... which is cancelled before it resumes
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert slots.free == 1
+    assert slots.try_take()
