@@ -23,8 +23,8 @@ __all__ = ["WhatsAppManager"]
 
 
 class _Shared:
-    """What a client and every ``with_options`` copy of it share: the session's transport
-    (credentials, connection pool, rate limiter, lifecycle) and the poll scheduler."""
+    """What a client and its ``with_options`` copies share besides the session's transport
+    (credentials, connection pool, rate limiter, lifecycle): the poll scheduler."""
 
     __slots__ = ("scheduler",)
 

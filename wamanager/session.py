@@ -673,6 +673,7 @@ class Session:
         :class:`~wamanager.errors.UnexpectedResponse` for a redirect, a body over the size
         cap, or a success without a JSON body.
         """
+        method = method.upper()
         transport = self._transport
         url_path, url = transport.url(path, path_params)
         if params:
@@ -740,11 +741,12 @@ class Session:
                         failures + 1,
                         time.monotonic() - started,
                     )
-                try:
-                    return Response(status, self._decode(method, url_path, status, body))
-                except _Retryable as retryable:
-                    failed = retryable
-                except _NotSuccess:
+                if body is not None and 200 <= status < 300:
+                    try:
+                        return Response(status, self._decode(method, url_path, status, body))
+                    except _Retryable as retryable:
+                        failed = retryable
+                else:
                     failed = self._failure(method, url_path, status, body, answer_headers)
             finally:
                 if slots is not None:
@@ -800,11 +802,10 @@ class Session:
             priority = False
             await transport.sleep(delay)
 
-    def _decode(self, method: str, url_path: str, status: int, body: bytes | None) -> Any:
-        """The JSON of a successful answer (``None`` when empty); raises ``_NotSuccess`` for
-        any other status and ``_Retryable`` for a success that is not JSON."""
-        if body is None or not 200 <= status < 300:
-            raise _NotSuccess
+    @staticmethod
+    def _decode(method: str, url_path: str, status: int, body: bytes) -> Any:
+        """The JSON of a successful answer (``None`` when empty); raises ``_Retryable`` for a
+        success that is not JSON (a body cut short by a proxy, say)."""
         if not body or body.isspace():
             return None
         try:
@@ -905,10 +906,6 @@ def _transport_error(
         return RequestTimeout(f"{method} {path} timed out after {elapsed:.1f}s")
     reason = str(exc) or type(exc).__name__
     return ConnectionFailed(f"{method} {path} failed: {reason}")
-
-
-class _NotSuccess(Exception):
-    """Internal: the answer is not a 2xx with a body within the cap."""
 
 
 class _Retryable(Exception):

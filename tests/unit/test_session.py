@@ -861,3 +861,26 @@ async def test_a_slot_handed_to_a_cancelled_waiter_is_passed_on() -> None:
         await waiting
     assert slots.free == 1
     assert slots.try_take()
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error"),
+    [
+        (404, {}, wamanager.NotFound),
+        (409, {}, wamanager.Conflict),
+        (307, {"Location": "https://elsewhere.example/x"}, UnexpectedResponse),
+    ],
+)
+async def test_errors_carry_no_internal_context(
+    status: int,
+    headers: dict[str, str],
+    error: type[Exception],
+    api: FakeAPI,
+    client: WhatsAppManager,
+) -> None:
+    """An error raised for an answer chains no internal exception (clean tracebacks)."""
+    api.reply(status, {"title": "x"}, headers=headers)
+    with pytest.raises(error) as caught:
+        await client.deployments.get(DEP)
+    assert caught.value.__context__ is None
+    assert caught.value.__cause__ is None
