@@ -125,10 +125,12 @@ class RateControl:
 @attrs.frozen
 class RateDecrease:
     """What a 429 changes: the new ``rate``, the ``estimate`` of the limit the cubic curve
-    climbs back to, and the ``recovery`` time it takes to get there."""
+    climbs back to, and the ``recovery`` time it takes to get there. ``estimate`` is
+    ``None`` when too little was seen to measure one: the rate is then only cut, and the
+    limiter goes on as before (slow start doubling, or the cubic curve it was on)."""
 
     rate: float
-    estimate: float
+    estimate: float | None
     recovery: float
 
 
@@ -179,17 +181,33 @@ def accepted_rate(
 
 
 def rate_after_throttle(
-    *, rate: float, accepted: float | None, previous: float | None, control: RateControl
+    *,
+    rate: float,
+    accepted: float | None,
+    recent: int,
+    previous: float | None,
+    control: RateControl,
 ) -> RateDecrease:
     """The rate after an account 429.
 
     The limit is estimated as the accepted rate (no more than ``rate``, the rate the client
-    was allowing; ``rate`` alone when nothing could be measured), and the rate drops to
-    ``decrease_factor`` times it. When the estimate agrees with the ``previous`` one (within
-    ``agreement``), the limit is known: the recovery is long; otherwise short.
+    was allowing), and the rate drops to ``decrease_factor`` times it. When the estimate
+    agrees with the ``previous`` one (within ``agreement``), the limit is known: the recovery
+    is long; otherwise short.
+
+    When the accepted rate could not be measured (``accepted`` is ``None``: the 429 came
+    right after the first requests, or right after a pause), the rate is halved, but not
+    below the ``recent`` answers accepted over the last window per second — the server did
+    take those. Before any estimate (``previous`` is ``None``: slow start) that cut is all
+    (``estimate`` is ``None``: slow start goes on from there); after one, the cut is the
+    new estimate.
     """
-    estimate = rate / 2 if accepted is None else min(rate, accepted)
-    estimate = max(estimate, control.min_rate)
+    if accepted is None:
+        cut = min(rate, max(rate / 2, recent / control.accepted_window, control.min_rate))
+        if previous is None:
+            return RateDecrease(rate=cut, estimate=None, recovery=control.short_recovery)
+        accepted = cut
+    estimate = max(min(rate, accepted), control.min_rate)
     agrees = previous is not None and abs(estimate - previous) <= control.agreement * previous
     return RateDecrease(
         rate=max(control.min_rate, control.decrease_factor * estimate),
@@ -269,6 +287,8 @@ class RateLimiter:
         self._active_since = -math.inf
         self._accepted: deque[float] = deque()
         self._issued = 0  # tickets handed out
+        self._in_flight = 0  # released, not yet done
+        self._throttled = False  # any account 429 yet?
         self._decreased_at_ticket = 0
         self._generation = 0  # bumped by every pause, so a sleeping head re-checks
         self._head: anyio.Event | None = None
@@ -329,7 +349,15 @@ class RateLimiter:
         # Late by a little (a coarse timer): keep the cadence; idle or paused: start afresh.
         self._tat = (tat if tat >= slot - const.CATCH_UP else slot) + self._interval
         self._issued += 1
+        self._in_flight += 1
         return self._issued
+
+    def _alone(self) -> bool:
+        """Whether a request may skip the spacing: no other request is in flight, no 429 has
+        come yet and no ceiling is set. One request at a time is never a herd, and a caller
+        that waits for each answer is held back by the answers, not by an initial rate it
+        has not outgrown yet."""
+        return self._in_flight == 0 and not self._throttled and self.limit is None
 
     def _grow(self, now: float) -> None:
         busy = min(max(now - self._last_growth, 0.0), self.control.max_growth_step)
@@ -353,14 +381,19 @@ class RateLimiter:
         if self._head is None and not self._queue:
             now = self._clock()
             due = self._tat - self._tolerance
-            if due <= now and self._paused_until <= now:
+            if (due <= now or self._alone()) and self._paused_until <= now:
                 if now > self._last_growth:
                     self._last_growth = now  # time without a queue is not growth
                 if not self._issued:
                     self._active_since = now
                 tat = self._tat
-                self._tat = (tat if tat >= now - const.CATCH_UP else now) + self._interval
+                # Sent alone ahead of the schedule, or after idle time: the schedule starts
+                # afresh. A little late (a coarse timer): it keeps its cadence.
+                if due > now or tat < now - const.CATCH_UP:
+                    tat = now
+                self._tat = tat + self._interval
                 self._issued += 1
+                self._in_flight += 1
                 return self._issued
             if due - now <= const.MIN_SLEEP and self._paused_until <= now:
                 # Due within a millisecond: not worth a sleep, but the request did queue
@@ -413,6 +446,13 @@ class RateLimiter:
 
     # --- what the answers say -----------------------------------------------------------
 
+    def done(self, *, accepted: bool) -> None:
+        """A released request is over: answered (``accepted``: with anything but a 429), or
+        throttled, failed or cancelled."""
+        self._in_flight -= 1
+        if accepted:
+            self.accepted()
+
     def accepted(self) -> None:
         """Count an answer the server accepted (any status but 429)."""
         now = self._clock()
@@ -435,24 +475,32 @@ class RateLimiter:
         """An account 429 answered the request released as ``ticket``: pause every request
         for ``wait`` seconds and, if the 429 is fresh, lower the rate."""
         self.pause(wait)
+        self._throttled = True
         if is_fresh_throttle(ticket, self._decreased_at_ticket):
             now = self._clock()
             control = self.control
+            times = self._accepted
             measured = accepted_rate(
-                self._accepted,
+                times,
                 now=now,
                 since=self._active_since,
                 window=control.accepted_window,
                 count=control.accepted_count,
                 min_window=control.min_accepted_window,
             )
+            horizon = now - control.accepted_window
             decrease = rate_after_throttle(
-                rate=self._rate, accepted=measured, previous=self._estimate, control=control
+                rate=self._rate,
+                accepted=measured,
+                recent=sum(1 for t in times if t >= horizon),
+                previous=self._estimate,
+                control=control,
             )
             self._set_rate(decrease.rate)
-            self._estimate = min(decrease.estimate, self._ceiling)
-            self._recovery = decrease.recovery
-            self._phase = Phase.AVOIDANCE
-            self._busy = 0.0
+            if decrease.estimate is not None:
+                self._estimate = min(decrease.estimate, self._ceiling)
+                self._recovery = decrease.recovery
+                self._phase = Phase.AVOIDANCE
+                self._busy = 0.0
             self._decreased_at_ticket = self._issued
         self._active_since = self._paused_until

@@ -480,6 +480,20 @@ async def _read_capped(
 _decode_json = json.JSONDecoder().decode
 
 
+def _json_of(method: str, url_path: str, status: int, body: bytes) -> Any:
+    """JSON in another encoding than plain UTF-8 (a BOM, UTF-16…), as ``json`` detects it;
+    ``_Retryable`` when the body is not JSON at all (cut short by a proxy, say)."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        malformed = UnexpectedResponse(
+            f"{method} {url_path} -> {status} with a body that is not JSON ({len(body)} bytes)",
+            status=status,
+            body=body.decode("utf-8", "replace"),
+        )
+        raise _Retryable(Failure.MALFORMED, malformed) from None
+
+
 def _error(
     method: str, path: str, status: int, body: bytes, headers: Mapping[str, str]
 ) -> Exception:
@@ -694,18 +708,23 @@ class Session:
             ticket = None if priority else limiter.try_acquire()
             if ticket is None:
                 ticket = await limiter.acquire(priority=priority)
-            # Per request: a JWT is re-signed before it expires.
-            authorization = transport.auth.authorization()
-            if authorization is transport.authorization:
-                headers = transport.header_sets[with_body]
-            else:
-                headers = transport.headers_for(authorization, with_body)
             slots = transport.slots
-            if slots is not None and not slots.try_take():
-                # A free connection first, then the attempt's timer: queueing is not timed.
-                await slots.take()
+            slot_taken = accepted = False
             started = time.monotonic()
             try:
+                # Per request, once the slot is ours: a JWT is re-signed before it expires.
+                authorization = transport.auth.authorization()
+                if authorization is transport.authorization:
+                    headers = transport.header_sets[with_body]
+                else:
+                    headers = transport.headers_for(authorization, with_body)
+                if slots is not None:
+                    if not slots.try_take():
+                        # A free connection first, then the attempt's timer: queueing for a
+                        # pooled connection is not timed.
+                        await slots.take()
+                    slot_taken = True
+                    started = time.monotonic()
                 async with http.request(
                     method,
                     url,
@@ -715,8 +734,7 @@ class Session:
                     allow_redirects=False,
                 ) as response:
                     status = response.status
-                    if status != 429:
-                        limiter.accepted()
+                    accepted = status != 429
                     answer_headers = response.headers
                     length = response.content_length
                     if (
@@ -742,15 +760,22 @@ class Session:
                         time.monotonic() - started,
                     )
                 if body is not None and 200 <= status < 300:
+                    if not body or body.isspace():
+                        return Response(status, None)
                     try:
-                        return Response(status, self._decode(method, url_path, status, body))
-                    except _Retryable as retryable:
-                        failed = retryable
+                        return Response(status, _decode_json(body.decode()))
+                    except ValueError:  # not UTF-8 JSON: a BOM, UTF-16… or no JSON at all
+                        try:
+                            return Response(status, _json_of(method, url_path, status, body))
+                        except _Retryable as retryable:
+                            failed = retryable
                 else:
                     failed = self._failure(method, url_path, status, body, answer_headers)
             finally:
-                if slots is not None:
+                if slot_taken:
+                    assert slots is not None
                     slots.give()
+                limiter.done(accepted=accepted)
             if failed.status == 429:
                 error = failed.error
                 assert isinstance(error, Throttled)
@@ -801,25 +826,6 @@ class Session:
             )
             priority = False
             await transport.sleep(delay)
-
-    @staticmethod
-    def _decode(method: str, url_path: str, status: int, body: bytes) -> Any:
-        """The JSON of a successful answer (``None`` when empty); raises ``_Retryable`` for a
-        success that is not JSON (a body cut short by a proxy, say)."""
-        if not body or body.isspace():
-            return None
-        try:
-            try:
-                return _decode_json(body.decode())  # UTF-8, as RFC 8259 says
-            except ValueError:
-                return json.loads(body)  # a BOM, UTF-16…; ValueError if not JSON at all
-        except ValueError:
-            malformed = UnexpectedResponse(
-                f"{method} {url_path} -> {status} with a body that is not JSON ({len(body)} bytes)",
-                status=status,
-                body=body.decode("utf-8", "replace"),
-            )
-            raise _Retryable(Failure.MALFORMED, malformed) from None
 
     def _failure(
         self,

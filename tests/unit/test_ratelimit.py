@@ -142,31 +142,48 @@ def test_accepted_rate_table(
 
 
 @pytest.mark.parametrize(
-    ("rate", "accepted", "previous", "expected"),
+    ("rate", "accepted", "recent", "previous", "expected"),
     [
         # the estimate is the accepted rate: the rate drops to 0.9 of it
-        (80.0, 50.0, None, RateDecrease(45.0, 50.0, CONTROL.short_recovery)),
+        (80.0, 50.0, 50, None, RateDecrease(45.0, 50.0, CONTROL.short_recovery)),
         # never more than what the client allowed
-        (40.0, 60.0, None, RateDecrease(36.0, 40.0, CONTROL.short_recovery)),
-        # nothing measurable (just after a pause): too fast by an unknown amount, halve it
-        (10.0, None, None, RateDecrease(4.5, 5.0, CONTROL.short_recovery)),
-        # agrees with the previous estimate (within 15%): the limit is known, recover slowly
-        (55.0, 52.0, 50.0, RateDecrease(46.8, 52.0, CONTROL.long_recovery)),
-        (55.0, 57.5, 50.0, RateDecrease(0.9 * 55.0, 55.0, CONTROL.long_recovery)),
+        (40.0, 60.0, 60, None, RateDecrease(36.0, 40.0, CONTROL.short_recovery)),
+        # agrees with the previous estimate (within 25%): the limit is known, recover slowly
+        (55.0, 52.0, 52, 50.0, RateDecrease(46.8, 52.0, CONTROL.long_recovery)),
+        (55.0, 61.0, 61, 50.0, RateDecrease(0.9 * 55.0, 55.0, CONTROL.long_recovery)),
         # disagrees: a new estimate, recover fast
-        (90.0, 80.0, 50.0, RateDecrease(72.0, 80.0, CONTROL.short_recovery)),
-        (40.0, 30.0, 50.0, RateDecrease(27.0, 30.0, CONTROL.short_recovery)),
+        (90.0, 80.0, 80, 50.0, RateDecrease(72.0, 80.0, CONTROL.short_recovery)),
+        (40.0, 30.0, 30, 50.0, RateDecrease(27.0, 30.0, CONTROL.short_recovery)),
         # never below the minimum rate
-        (1.0, 0.0, None, RateDecrease(CONTROL.min_rate, CONTROL.min_rate, CONTROL.short_recovery)),
+        (
+            1.0,
+            0.0,
+            0,
+            None,
+            RateDecrease(CONTROL.min_rate, CONTROL.min_rate, CONTROL.short_recovery),
+        ),
+        # nothing measurable in slow start (the first answers came at once): halve the rate,
+        # not below what was accepted in the last second, and keep looking (no estimate)
+        (10.0, None, 0, None, RateDecrease(5.0, None, CONTROL.short_recovery)),
+        (40.0, None, 30, None, RateDecrease(30.0, None, CONTROL.short_recovery)),
+        (10.0, None, 30, None, RateDecrease(10.0, None, CONTROL.short_recovery)),  # never up
+        # nothing measurable after an estimate (just after a pause): the cut is the estimate
+        (50.0, None, 0, 50.0, RateDecrease(22.5, 25.0, CONTROL.short_recovery)),
     ],
 )
 def test_rate_after_throttle_table(
-    rate: float, accepted: float | None, previous: float | None, expected: RateDecrease
+    rate: float,
+    accepted: float | None,
+    recent: int,
+    previous: float | None,
+    expected: RateDecrease,
 ) -> None:
     """An account 429: the new rate, the estimate of the limit, and the recovery time."""
-    got = rate_after_throttle(rate=rate, accepted=accepted, previous=previous, control=CONTROL)
+    got = rate_after_throttle(
+        rate=rate, accepted=accepted, recent=recent, previous=previous, control=CONTROL
+    )
     assert got.rate == pytest.approx(expected.rate)
-    assert got.estimate == pytest.approx(expected.estimate)
+    assert got.estimate == (None if expected.estimate is None else pytest.approx(expected.estimate))
     assert got.recovery == expected.recovery
 
 
@@ -441,6 +458,7 @@ async def test_finds_and_holds_an_unknown_limit(
             throttled += 1
             limiter.throttled(ticket, retry_after * (1 + 0.1 * rng.random()))
             priority = True
+        limiter.done(accepted=False)
     assert accepted / (limit * 60.0) >= min_goodput
     assert throttled / (accepted + throttled) < 0.05
 
@@ -511,3 +529,48 @@ async def test_a_slot_taken_a_little_late_keeps_the_cadence(late: float, next_wa
     await limiter.acquire()
     await limiter.acquire()
     assert sleeps.delays == pytest.approx([next_wait])
+
+
+# --- one request at a time -----------------------------------------------------------------
+
+
+async def test_one_request_at_a_time_is_never_spaced_before_a_429() -> None:
+    """Sequential calls (each done before the next) go at once: one at a time is no herd."""
+    clock = FakeClock()
+    sleeps = SleepRecorder()
+    limiter = RateLimiter(clock=clock, sleep=sleeps)
+    for _ in range(50):
+        await limiter.acquire()
+        limiter.done(accepted=False)
+    assert sleeps.delays == []
+
+
+async def test_overlapping_requests_are_spaced_even_after_sequential_ones() -> None:
+    """Sequential calls do not push the schedule ahead: the first overlap waits one slot."""
+    clock = FakeClock()
+    sleeps = SleepRecorder()
+    limiter = RateLimiter(clock=clock, sleep=sleeps)
+    for _ in range(50):
+        await limiter.acquire()
+        limiter.done(accepted=False)
+    await limiter.acquire()  # in flight ...
+    await limiter.acquire()  # ... so this one is spaced, 0.1 s after the last
+    assert sleeps.delays == pytest.approx([0.1])
+
+
+@pytest.mark.parametrize(("setting", "spaced"), [("after a 429", 3), ("with a ceiling", 2)])
+async def test_one_request_at_a_time_is_spaced_once_the_limit_matters(
+    setting: str, spaced: int
+) -> None:
+    """After an account 429, or under a rate_limit ceiling, sequential calls are spaced too."""
+    clock = FakeClock()
+    sleeps = SleepRecorder()
+    limiter = RateLimiter(10.0 if setting == "with a ceiling" else None, clock=clock, sleep=sleeps)
+    if setting == "after a 429":
+        ticket = await limiter.acquire()
+        limiter.throttled(ticket, 0.0)
+        limiter.done(accepted=False)
+    for _ in range(3):
+        await limiter.acquire()
+        limiter.done(accepted=False)
+    assert len(sleeps.delays) == spaced

@@ -339,6 +339,8 @@ async def test_otp_429_is_raised_at_once_and_slows_nothing_else(
     limiter = client.session.limiter
     assert limiter.phase is Phase.SLOW_START
     assert limiter.estimate is None
+    assert limiter.rate == pytest.approx(1e6)  # the test client's ceiling, untouched
+    assert limiter.paused_until < 0  # never paused
     api.reply(200, {"deployment_id": DEP})
     await client.deployments.get(DEP)
     assert sleeps.delays == []
@@ -533,8 +535,8 @@ async def test_account_429_lowers_the_learned_rate(
     api.reply(429, headers={"Retry-After": "1"})
     api.reply(200, {"deployment_id": DEP})
     await client.deployments.get(DEP)
-    assert limiter.phase is Phase.AVOIDANCE
-    assert limiter.rate < 10.0
+    assert limiter.rate < 10.0  # from the initial 10/s
+    assert limiter.paused_until > 0  # every call of the client waited out the pause
 
 
 async def test_503_retry_after_is_honoured(
