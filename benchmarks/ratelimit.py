@@ -30,7 +30,14 @@ import anyio
 import attrs
 from aiohttp import web
 
-from wamanager import DeploymentRequest, JWTAuth, PollPolicy, Profile, WhatsAppManager
+from wamanager import (
+    DeploymentRequest,
+    JWTAuth,
+    PollPolicy,
+    Profile,
+    WhatsAppManager,
+    provision,
+)
 from wamanager.sandbox import API_PREFIX, SandboxConfig, create_app, generate_application
 
 
@@ -128,7 +135,8 @@ async def onboard(server: Server, count: int, **client: Any) -> dict[str, float]
 
         async def one(i: int) -> None:
             nonlocal finished
-            await wam.provision(
+            await provision(
+                wam,
                 request(i),
                 otp=otp,
                 profile=Profile(about=f"Shop {i}"),

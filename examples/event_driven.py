@@ -16,9 +16,11 @@ from wamanager import (
     CodeVerified,
     DeploymentRequest,
     DeploymentState,
+    JWTAuth,
     PollFailed,
     PollPolicy,
     StateChanged,
+    WhatsAppManager,
 )
 from wamanager.sandbox import SandboxConfig, Scenario, run_sandbox
 
@@ -39,7 +41,14 @@ async def main() -> None:
     config = SandboxConfig(
         speed=SPEED, scenarios=[Scenario(f"44{NUMBER}", withhold_code_until_resend=True)]
     )
-    async with run_sandbox(config) as sandbox, sandbox.client() as wam, sandbox.inbox() as inbox:
+    async with (
+        run_sandbox(config) as sandbox,
+        WhatsAppManager(
+            base_url=sandbox.base_url,
+            auth=JWTAuth(sandbox.application_id, sandbox.private_key_pem),
+        ) as wam,
+        sandbox.inbox() as inbox,
+    ):
         created = await wam.deployments.create(
             DeploymentRequest(
                 country_code="44",

@@ -10,7 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 
-from wamanager import DeploymentRequest, PollPolicy, Profile, StateChanged, Vertical
+from wamanager import (
+    DeploymentRequest,
+    JWTAuth,
+    PollPolicy,
+    Profile,
+    StateChanged,
+    Vertical,
+    WhatsAppManager,
+    provision,
+)
 from wamanager.sandbox import SandboxConfig, run_sandbox
 
 SPEED = float(os.environ.get("WAMANAGER_SANDBOX_SPEED", "60"))
@@ -19,10 +28,14 @@ SPEED = float(os.environ.get("WAMANAGER_SANDBOX_SPEED", "60"))
 async def main() -> None:
     async with (
         run_sandbox(SandboxConfig(speed=SPEED)) as sandbox,
-        sandbox.client() as wam,
+        WhatsAppManager(
+            base_url=sandbox.base_url,
+            auth=JWTAuth(sandbox.application_id, sandbox.private_key_pem),
+        ) as wam,
         sandbox.inbox() as inbox,  # reads the sandbox-only OTP inbox over HTTP
     ):
-        deployment = await wam.provision(
+        deployment = await provision(
+            wam,
             DeploymentRequest(
                 country_code="44",
                 number="7700900001",

@@ -13,8 +13,10 @@ from wamanager import (
     DeploymentFailed,
     DeploymentRequest,
     DeploymentState,
+    JWTAuth,
     PollPolicy,
     WatchTimeout,
+    WhatsAppManager,
 )
 from wamanager.sandbox import SandboxConfig, run_sandbox
 
@@ -24,7 +26,10 @@ SPEED = float(os.environ.get("WAMANAGER_SANDBOX_SPEED", "60"))
 async def main() -> int:
     async with (
         run_sandbox(SandboxConfig(speed=SPEED)) as sandbox,
-        sandbox.client() as wam,
+        WhatsAppManager(
+            base_url=sandbox.base_url,
+            auth=JWTAuth(sandbox.application_id, sandbox.private_key_pem),
+        ) as wam,
         sandbox.inbox() as inbox,
     ):
         created = await wam.deployments.create(

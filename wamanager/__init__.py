@@ -6,7 +6,16 @@ wamanager serves the teams who still run it.
 
 from ._version import __version__
 from .auth import Auth, BasicAuth, BearerToken, JWTAuth
+from .bulk import (
+    BulkProgress,
+    BulkReport,
+    NumberChanged,
+    NumberOutcome,
+    Onboarding,
+    provision_many,
+)
 from .client import WhatsAppManager
+from .clock import Clock, SystemClock
 from .errors import (
     APIError,
     ClientClosed,
@@ -19,6 +28,7 @@ from .errors import (
     InvalidParameters,
     NotFound,
     NumberInUse,
+    ProvisioningError,
     RequestTimeout,
     ResendConflict,
     ServerError,
@@ -45,6 +55,7 @@ from .events import (
     StateChanged,
     Succeeded,
 )
+from .journal import JournalError
 from .models import (
     CurrentState,
     Deployment,
@@ -62,13 +73,23 @@ from .models import (
     VerifyResult,
     Vertical,
 )
-from .policy import PollPolicy
+from .policy import (
+    GiveUp,
+    OTPPolicy,
+    OTPProgress,
+    PollPolicy,
+    Resend,
+    Verify,
+    Wait,
+    next_otp_action,
+)
+from .provisioning import provision
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
-from .scheduler import PollScheduler
+from .scheduler import PollScheduler, PollStats
 from .session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
 from .states import DeploymentState
-from .watcher import DeploymentWatcher, EventStream
+from .watcher import DeploymentWatcher, EventStream, OTPProvider, WatchOptions
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -77,7 +98,10 @@ __all__ = [
     "Auth",
     "BasicAuth",
     "BearerToken",
+    "BulkProgress",
+    "BulkReport",
     "ClientClosed",
+    "Clock",
     "CodeRejected",
     "CodeRequested",
     "CodeResent",
@@ -95,21 +119,32 @@ __all__ = [
     "EventStream",
     "Failed",
     "Forbidden",
+    "GiveUp",
     "InvalidJSON",
     "InvalidParameter",
     "InvalidParameters",
     "JWTAuth",
+    "JournalError",
     "NotFound",
+    "NumberChanged",
     "NumberInUse",
+    "NumberOutcome",
     "OTPMethod",
+    "OTPPolicy",
+    "OTPProgress",
+    "OTPProvider",
+    "Onboarding",
     "PollFailed",
     "PollPolicy",
     "PollScheduler",
+    "PollStats",
     "ProblemDetails",
     "Profile",
     "ProfilePhoto",
+    "ProvisioningError",
     "RateLimiter",
     "RequestTimeout",
+    "Resend",
     "ResendConflict",
     "ResendResult",
     "RetryPolicy",
@@ -121,6 +156,7 @@ __all__ = [
     "Stickerpack",
     "StickerpackRef",
     "Succeeded",
+    "SystemClock",
     "Throttled",
     "Timeout",
     "TransportError",
@@ -129,11 +165,17 @@ __all__ = [
     "Unprocessable",
     "ValidationError",
     "VerificationFailed",
+    "Verify",
     "VerifyResult",
     "Vertical",
+    "Wait",
     "WatchEnded",
+    "WatchOptions",
     "WatchTimeout",
     "WhatsAppManager",
     "WhatsAppManagerError",
     "__version__",
+    "next_otp_action",
+    "provision",
+    "provision_many",
 ]

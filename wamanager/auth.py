@@ -169,6 +169,9 @@ class JWTAuth:
     seconds of its life remain (default: a fifth of ``ttl``, at most 60 s), so a busy client
     signs a few tokens an hour, not one per request.
 
+    ``ttl`` is 30 seconds to 24 hours: Vonage refuses a token more than 24 hours after its
+    ``iat``, whatever its ``exp``.
+
     ``private_key`` is PEM text, PEM bytes, or a path to a PEM file. A key that cannot be read,
     or is not RSA, raises :class:`~wamanager.errors.ValidationError` here, at construction.
     """
@@ -195,9 +198,11 @@ class JWTAuth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.application_id = _require(application_id, "application_id", model="JWTAuth")
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 30:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 30 <= ttl <= 86_400:
+            # Vonage refuses a token more than 24 hours after its iat, whatever its exp.
             raise ValidationError(
-                [("ttl", "must be an int of at least 30 seconds")], model="JWTAuth"
+                [("ttl", "must be an int from 30 to 86400 seconds (Vonage's 24-hour maximum)")],
+                model="JWTAuth",
             )
         if refresh_margin is None:
             refresh_margin = min(60.0, ttl / 5)

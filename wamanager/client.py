@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .auth import Auth
-from .errors import NumberInUse
-from .events import Event
-from .models import Deployment, DeploymentRequest, PhotoUpdate, Profile, validate
-from .policy import PollPolicy
+from .auth import Auth, BasicAuth, JWTAuth
+from .errors import ValidationError
+from .models import OTPMethod
 from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from .retry import RetryPolicy
 from .scheduler import PollScheduler
 from .session import NOT_GIVEN, NotGiven, Session, Sleep, Timeout
-from .watcher import Callback, DeploymentWatcher, OTPProvider
+from .watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["WhatsAppManager"]
 
@@ -126,6 +128,59 @@ class WhatsAppManager:
         #: Stickers inside a pack.
         self.stickers = Stickers(session_)
 
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **client_kwargs: Any
+    ) -> WhatsAppManager:
+        """A client whose credentials and base URL come from environment variables.
+
+        The names are those of Vonage's own SDKs and CLI:
+
+        * ``VONAGE_APPLICATION_ID`` and ``VONAGE_PRIVATE_KEY`` (a path to the PEM file, or
+          the PEM text itself, ``\\n`` escapes allowed) give :class:`~wamanager.JWTAuth`;
+        * ``VONAGE_API_KEY`` and ``VONAGE_API_SECRET`` give :class:`~wamanager.BasicAuth`;
+        * ``WAMANAGER_BASE_URL``, if set, is the ``base_url`` (a sandbox, say).
+
+        JWT wins: as soon as either JWT variable is set, both are needed and the basic pair
+        is ignored (the spec applies ``bearerAuth`` only). An empty variable counts as unset.
+        ``environ`` defaults to :data:`os.environ`; ``client_kwargs`` go to the constructor
+        (an explicit ``base_url`` there beats ``WAMANAGER_BASE_URL``).
+
+        Raises :class:`~wamanager.errors.ValidationError` naming every missing variable, or
+        ``VONAGE_PRIVATE_KEY`` when the key cannot be read; no message quotes a secret.
+        """
+        env = os.environ if environ is None else environ
+        jwt_pair = ("VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY")
+        basic_pair = ("VONAGE_API_KEY", "VONAGE_API_SECRET")
+        given = {name: env[name] for name in jwt_pair + basic_pair if env.get(name, "").strip()}
+        if not given:
+            reason = "none set: set {} and {} (JWT), or {} and {} (basic)".format(
+                *jwt_pair, *basic_pair
+            )
+            raise ValidationError([("credentials", reason)], model="environment")
+        pair = jwt_pair if given.keys() & set(jwt_pair) else basic_pair
+        missing = [name for name in pair if name not in given]
+        if missing:
+            reason = f"is not set ({' and '.join(pair)} go together)"
+            raise ValidationError([(name, reason) for name in missing], model="environment")
+        auth: Auth
+        if pair is basic_pair:
+            auth = BasicAuth(given["VONAGE_API_KEY"], given["VONAGE_API_SECRET"])
+        else:
+            private_key = given["VONAGE_PRIVATE_KEY"]
+            if "-----BEGIN" in private_key and "\n" not in private_key:
+                # PEM text kept on one line, as .env files and CI secrets often hold it
+                private_key = private_key.replace("\\n", "\n")
+            try:
+                auth = JWTAuth(given["VONAGE_APPLICATION_ID"], private_key)
+            except ValidationError as exc:
+                errors = [("VONAGE_PRIVATE_KEY", reason) for _, reason in exc.errors]
+                raise ValidationError(errors, model="environment") from None
+        base_url = env.get("WAMANAGER_BASE_URL", "").strip()
+        if base_url:
+            client_kwargs.setdefault("base_url", base_url)
+        return cls(auth, **client_kwargs)
+
     def with_options(
         self,
         *,
@@ -159,7 +214,13 @@ class WhatsAppManager:
         first use)."""
         shared = self._shared
         if shared.scheduler is None:
-            shared.scheduler = PollScheduler(self.deployments)
+            # A failed list falls back to single GETs at once, so the list is never retried.
+            lists = self.session.with_options(max_retries=0)
+
+            async def get_list() -> Any:
+                return (await lists.request("GET", "/deployments")).data
+
+            shared.scheduler = PollScheduler(self.deployments.get, get_list)
         return shared.scheduler
 
     def watch(
@@ -167,71 +228,29 @@ class WhatsAppManager:
         deployment_id: str,
         *,
         otp: OTPProvider | None = None,
-        policy: PollPolicy | None = None,
-        resend_after: float = 300.0,
-        max_resends: int = 3,
-        max_verify_attempts: int = 3,
-        fallback_to_voice: bool = False,
+        **options: Unpack[WatchOptions],
     ) -> DeploymentWatcher:
         """A :class:`~wamanager.watcher.DeploymentWatcher` for one deployment.
 
         Without ``otp`` it only observes; with one it verifies codes and resends them (see
-        the watcher's docs for the rules). ``resend_after`` is in seconds; the spec suggests
-        waiting five minutes for a code before asking for another.
+        the watcher's docs for the rules). ``options`` are the watcher's
+        (:class:`~wamanager.watcher.WatchOptions`): ``policy``, ``resend_after`` (the spec
+        suggests waiting five minutes for a code before asking for another),
+        ``max_resends``, ``max_verify_attempts``, ``fallback_to_voice``, ``clock``, ``method``,
+        ``progress``, ``on_progress``. Its polls go through this client's shared
+        :attr:`scheduler`.
         """
         return DeploymentWatcher(
-            self,
             deployment_id,
-            scheduler=self.scheduler,
+            poll=self.scheduler.poll,
             otp=otp,
-            policy=policy,
-            resend_after=resend_after,
-            max_resends=max_resends,
-            max_verify_attempts=max_verify_attempts,
-            fallback_to_voice=fallback_to_voice,
+            verify=self.otp.verify,
+            resend=self._resend_for_watch,
+            **watch_arguments(options),
         )
 
-    async def provision(
-        self,
-        request: DeploymentRequest,
-        *,
-        otp: OTPProvider,
-        profile: Profile | None = None,
-        photo_url: str | None = None,
-        policy: PollPolicy | None = None,
-        on_event: Callback | None = None,
-    ) -> Deployment:
-        """Onboard a number in one call: create, verify the OTP, wait for READY, set the profile.
-
-        Creates the deployment (adopting the existing one when the number is already in use,
-        which is also what a retried create answers), watches it to READY while ``otp``
-        supplies the code, then applies ``profile`` and ``photo_url``. ``on_event`` receives
-        every watcher event. Everything is validated before the first request, so bad input
-        never leaves a half-made deployment behind.
-
-        Raises what :meth:`DeploymentWatcher.result` raises; an adopted deployment that is in
-        ERROR raises :class:`~wamanager.errors.DeploymentFailed` (delete it and try again).
-        """
-        validate(request)
-        if profile is not None:
-            validate(profile)
-        if photo_url is not None:
-            validate(PhotoUpdate(image_url=photo_url))
-        try:
-            deployment_id = (await self.deployments.create(request)).deployment_id
-        except NumberInUse as exc:
-            if exc.existing_deployment_id is None:
-                raise
-            deployment_id = exc.existing_deployment_id
-        watcher = self.watch(deployment_id, otp=otp, policy=policy)
-        if on_event is not None:
-            watcher.on(Event, on_event)
-        deployment = await watcher.result()
-        if profile is not None:
-            await self.profile.update(deployment_id, profile)
-        if photo_url is not None:
-            await self.profile.update_photo(deployment_id, photo_url)
-        return deployment
+    async def _resend_for_watch(self, deployment_id: str, method: OTPMethod | None) -> object:
+        return await self.otp.resend(deployment_id, method=method)
 
     @property
     def base_url(self) -> str:

@@ -25,7 +25,8 @@ WhatsAppManagerError
 ├── DeploymentFailed            the deployment reached ERROR
 ├── DeploymentDeleted           the deployment was deleted while being watched
 ├── WatchTimeout                a watch deadline or stuck-state limit (also TimeoutError)
-└── WatchEnded                  wait_for() cannot be satisfied any more
+├── WatchEnded                  wait_for() cannot be satisfied any more
+└── ProvisioningError           provision() failed at a step (.step, .deployment_id, .cause)
 ```
 
 :func:`error_from_response` is the one place that maps a status and a problem ``type`` to a
@@ -61,6 +62,7 @@ __all__ = [
     "InvalidParameters",
     "NotFound",
     "NumberInUse",
+    "ProvisioningError",
     "RequestTimeout",
     "ResendConflict",
     "ServerError",
@@ -395,3 +397,29 @@ class WatchEnded(WhatsAppManagerError):
         self.deployment_id = deployment_id
         self.state = state
         super().__init__(message)
+
+
+class ProvisioningError(WhatsAppManagerError):
+    """:func:`~wamanager.provision` failed; what a caller needs to resume or clean up.
+
+    ``step`` is where it failed: ``"create"``, ``"watch"``, ``"verify"``, ``"profile"`` or
+    ``"photo"``. ``deployment_id`` is the deployment it was working on (``None`` when the
+    create step failed before the API answered with one: calling ``provision()`` again with
+    the same request then adopts the deployment if it was created). ``cause`` is the error
+    that stopped it (also ``__cause__``): a :class:`DeploymentFailed` means the number needs
+    deleting before another try; most others are worth another ``provision()`` call.
+    """
+
+    def __init__(
+        self, step: str, cause: BaseException, *, deployment_id: str | None, msisdn: str = ""
+    ) -> None:
+        self.step = step
+        self.cause = cause
+        self.deployment_id = deployment_id
+        self.msisdn = msisdn
+        number = f" +{msisdn}" if msisdn else ""
+        where = f" (deployment {deployment_id})" if deployment_id else ""
+        super().__init__(
+            f"provisioning{number} failed at the {step} step{where}: "
+            f"{type(cause).__name__}: {cause}"
+        )

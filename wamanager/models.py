@@ -3,8 +3,9 @@
 Responses are parsed leniently: unknown keys (the API may add ``meta``) are ignored, missing
 optional fields become ``None``, and an unknown ``current_state.title`` is kept (see
 :class:`~wamanager.states.DeploymentState`). Requests are checked strictly before they are
-sent: :func:`validate` collects *every* problem and raises one
-:class:`~wamanager.errors.ValidationError` naming each field and its reason.
+sent, by the rules in :mod:`wamanager.rules` (shared with the sandbox), whose
+:func:`~wamanager.rules.validate` raises one :class:`~wamanager.errors.ValidationError` naming
+each field and its reason. Constructing a model never raises for a bad value: the rules do.
 
 Secret fields (``vname_certificate``, ``pin``, the OTP ``code``) are left out of ``repr()``.
 
@@ -31,10 +32,8 @@ sticker create request          :class:`StickerCreate`
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, get_args, get_origin
-from urllib.parse import urlsplit
 
 import attrs
 import cattrs
@@ -43,7 +42,6 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from .states import DeploymentState
 
 __all__ = [
-    "PROFILE_LIMITS",
     "CurrentState",
     "Deployment",
     "DeploymentRequest",
@@ -69,10 +67,8 @@ __all__ = [
     "VerifyResult",
     "Vertical",
     "converter",
-    "problems",
     "structure",
     "unstructure",
-    "validate",
 ]
 
 T = TypeVar("T")
@@ -107,24 +103,16 @@ class Vertical(str, enum.Enum):
     OTHER = "Other"
 
 
-#: (min, max) lengths of the profile's text fields, from the spec.
-PROFILE_LIMITS: dict[str, tuple[int, int]] = {
-    "about": (1, 139),
-    "address": (1, 256),
-    "description": (1, 256),
-    "email": (1, 128),
-}
-_WEBSITES_MAX = 2
-_WEBSITE_LENGTH_MAX = 256
-_PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
-_DIGITS = re.compile(r"[0-9]+")
-
-
 def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
-    # Lists are accepted and frozen; a lone string would be split into characters.
+    # Lists are accepted and frozen; a lone string would be split into characters. Anything
+    # that is not iterable (None, a number) is kept as given, so that the rules name the
+    # field instead of this converter raising a TypeError from the constructor.
     if isinstance(values, str):
         return (values,)
-    return tuple(values)
+    try:
+        return tuple(values)
+    except TypeError:
+        return values  # type: ignore[return-value]
 
 
 # --- deployments -------------------------------------------------------------------------
@@ -512,7 +500,7 @@ def structure(data: Any, cls: type[T]) -> T:
 
 
 def unstructure(obj: Any) -> Any:
-    """Turn a request model into its JSON-ready dict (after :func:`validate`)."""
+    """Turn a request model into its JSON-ready dict (after :func:`wamanager.rules.validate`)."""
     return converter.unstructure(obj)
 
 
@@ -522,134 +510,3 @@ def describe_structure_error(exc: Exception, cls: type[Any]) -> str:
         lines = cattrs.transform_error(exc, path=f"$({cls.__name__})")
         return "; ".join(lines)
     return f"{type(exc).__name__}: {exc}"
-
-
-# --- client-side validation ----------------------------------------------------------------
-
-Problem = tuple[str, str]
-_Checker = Callable[[Any], Iterable[Problem]]
-
-
-def _text(value: object, field: str, *, required: bool = True) -> Iterable[Problem]:
-    if value is None:
-        if required:
-            yield field, "is required"
-    elif not isinstance(value, str):
-        yield field, f"must be a string, not {type(value).__name__}"
-    elif required and not value.strip():
-        yield field, "must not be empty"
-
-
-def _digits(value: object, field: str, *, required: bool = True) -> Iterable[Problem]:
-    found = list(_text(value, field, required=required))
-    yield from found
-    if not found and isinstance(value, str) and not _DIGITS.fullmatch(value):
-        yield field, "must contain digits only (no '+', spaces or dashes)"
-
-
-def _choice(value: object, field: str, choices: type[enum.Enum]) -> Iterable[Problem]:
-    allowed = [member.value for member in choices]
-    raw = value.value if isinstance(value, enum.Enum) else value
-    if raw not in allowed:
-        yield field, f"must be one of {', '.join(map(repr, allowed))}, not {raw!r}"
-
-
-def _http_url(value: str, field: str) -> Iterable[Problem]:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        yield field, "must be an absolute http(s) URL"
-
-
-def _check_deployment(req: DeploymentRequest) -> Iterable[Problem]:
-    yield from _digits(req.country_code, "country_code")
-    yield from _digits(req.number, "number")
-    # The certificate is a secret: its problems never quote it.
-    yield from _text(req.vname_certificate, "vname_certificate")
-    yield from _text(req.waba_id, "waba_id")
-    yield from _choice(req.method, "method", OTPMethod)
-    if req.pin is not None:
-        yield from _digits(req.pin, "pin")
-
-
-def _check_resend(req: ResendRequest) -> Iterable[Problem]:
-    yield from _choice(req.method, "method", OTPMethod)
-
-
-def _check_verify(req: VerifyRequest) -> Iterable[Problem]:
-    yield from _text(req.code, "code")
-
-
-def _check_profile(profile: Profile) -> Iterable[Problem]:
-    for field, (low, high) in PROFILE_LIMITS.items():
-        value = getattr(profile, field)
-        if value is None:
-            continue
-        found = list(_text(value, field, required=False))
-        yield from found
-        if not found and not low <= len(value) <= high:
-            yield field, f"must be {low} to {high} characters long, not {len(value)}"
-    if profile.vertical is not None:
-        yield from _choice(profile.vertical, "vertical", Vertical)
-    if profile.websites is not None:
-        if not 1 <= len(profile.websites) <= _WEBSITES_MAX:
-            yield "websites", f"must hold 1 to {_WEBSITES_MAX} items, not {len(profile.websites)}"
-        for i, site in enumerate(profile.websites):
-            field = f"websites[{i}]"
-            found = list(_text(site, field))
-            yield from found
-            if not found and len(site) > _WEBSITE_LENGTH_MAX:
-                yield field, f"must be at most {_WEBSITE_LENGTH_MAX} characters, not {len(site)}"
-    if all(getattr(profile, f.name) is None for f in attrs.fields(Profile)):
-        yield "profile", "must set at least one field"
-
-
-def _check_photo(req: PhotoUpdate) -> Iterable[Problem]:
-    found = list(_text(req.image_url, "image_url"))
-    yield from found
-    if found:
-        return
-    yield from _http_url(req.image_url, "image_url")
-    if not urlsplit(req.image_url).path.lower().endswith(_PHOTO_SUFFIXES):
-        yield "image_url", "must point to a .png, .jpg or .jpeg file"
-
-
-def _check_stickerpack(req: StickerpackCreate) -> Iterable[Problem]:
-    yield from _text(req.publisher, "publisher")
-    yield from _text(req.name, "name")
-    for field in ("ios_app_store_link", "android_app_store_link"):
-        value = getattr(req, field)
-        found = list(_text(value, field, required=False))
-        yield from found
-        if value is not None and not found:
-            yield from _http_url(value, field)
-
-
-def _check_sticker(req: StickerCreate) -> Iterable[Problem]:
-    yield from _text(req.image_data_id, "image_data_id")
-    for i, emoji in enumerate(req.emojis):
-        yield from _text(emoji, f"emojis[{i}]")
-
-
-_CHECKERS: dict[type[Any], _Checker] = {
-    DeploymentRequest: _check_deployment,
-    ResendRequest: _check_resend,
-    VerifyRequest: _check_verify,
-    Profile: _check_profile,
-    PhotoUpdate: _check_photo,
-    StickerpackCreate: _check_stickerpack,
-    StickerCreate: _check_sticker,
-}
-
-
-def problems(obj: Any) -> list[Problem]:
-    """Every ``(field, reason)`` that makes ``obj`` an invalid request; empty when valid."""
-    return list(_CHECKERS[type(obj)](obj))
-
-
-def validate(obj: Any) -> None:
-    """Raise :class:`~wamanager.errors.ValidationError` listing every problem of ``obj``."""
-    found = problems(obj)
-    if found:
-        from .errors import ValidationError  # errors imports models; keep the cycle lazy
-
-        raise ValidationError(found, model=type(obj).__name__)

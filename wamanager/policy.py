@@ -1,15 +1,38 @@
-"""When to poll: :class:`PollPolicy`, a frozen value object, and its pure ``next_delay``."""
+"""The watcher's decisions, as values and pure functions.
+
+* :class:`PollPolicy` and its ``next_delay``: *when* to poll;
+* :class:`OTPPolicy`, :class:`OTPProgress` and :func:`next_otp_action`: *what* OTP step to
+  take (verify, resend, wait or give up), given where the step is.
+
+Nothing here does I/O or reads a clock: the watcher passes the time in, so every decision is
+tested as a table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from .states import DeploymentState
+from .errors import ValidationError
+from .models import OTPMethod
+from .states import ACTIONABLE, DeploymentState
 
-__all__ = ["DEFAULT_INTERVALS", "PollPolicy"]
+__all__ = [
+    "DEFAULT_INTERVALS",
+    "GiveUp",
+    "OTPAction",
+    "OTPPolicy",
+    "OTPProgress",
+    "PollPolicy",
+    "Resend",
+    "Verify",
+    "Wait",
+    "capped_retry_after",
+    "next_otp_action",
+]
 
 _S = DeploymentState
 
@@ -34,20 +57,71 @@ def _freeze_intervals(
 ) -> Mapping[DeploymentState, float] | None:
     if value is None:
         return None
-    return {DeploymentState(str(state)): float(seconds) for state, seconds in value.items()}
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            [("intervals", "must be a mapping of state to seconds")], model="PollPolicy"
+        )
+    frozen: dict[DeploymentState, float] = {}
+    for state, seconds in value.items():
+        if not isinstance(state, str) or not _is_seconds(seconds) or seconds <= 0:
+            raise ValidationError(
+                [("intervals", "must map state names to positive numbers of seconds")],
+                model="PollPolicy",
+            )
+        frozen[DeploymentState(state)] = float(seconds)
+    return frozen
 
 
-def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not (isinstance(value, (int, float)) and value > 0):
-        raise ValueError(f"{attribute.name} must be a positive number of seconds, not {value!r}")
+def _is_seconds(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-_FRACTION = [attrs.validators.ge(0.0), attrs.validators.le(1.0)]
+def _check(
+    test: Callable[[Any], bool], reason: str
+) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """An attrs validator raising :class:`ValidationError` naming the field and ``reason``."""
+
+    def validator(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not test(value):
+            raise ValidationError(
+                [(attribute.name, f"{reason}, not {value!r}")], model=type(instance).__name__
+            )
+
+    return validator
+
+
+_POSITIVE = _check(lambda v: _is_seconds(v) and v > 0, "must be a positive number of seconds")
+_OPTIONAL_POSITIVE = _check(
+    lambda v: v is None or (_is_seconds(v) and v > 0),
+    "must be a positive number of seconds, or None",
+)
+_FRACTION = _check(lambda v: _is_seconds(v) and 0.0 <= v <= 1.0, "must be within [0, 1]")
+_FACTOR = _check(lambda v: _is_seconds(v) and v >= 1.0, "must be a number >= 1")
+_COUNT = _check(
+    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "must be a whole number >= 0",
+)
+_BOOL = _check(lambda v: isinstance(v, bool), "must be True or False")
+
+
+def capped_retry_after(retry_after: float, cap: float, random: float) -> float:
+    """A server's ``Retry-After`` as a wait: capped at ``cap``, then stretched by up to 10 %.
+
+    The stretch (``random`` in [0, 1)) spreads the clients that were all told the same wait,
+    so they do not come back at the same instant; it never shortens what the server asked.
+    """
+    return min(max(retry_after, 0.0), cap) * (1.0 + _RETRY_AFTER_SPREAD * random)
+
+
+_RETRY_AFTER_SPREAD = 0.1
 
 
 @attrs.frozen
 class PollPolicy:
     """How often a watcher polls, how it backs off, and when it gives up.
+
+    All times are in seconds of the watcher's clock (real seconds by default; sandbox seconds
+    when the watcher runs on ``sandbox.clock``).
 
     Args:
         interval: seconds between polls in every state not named in ``intervals``. When
@@ -56,24 +130,30 @@ class PollPolicy:
         intervals: per-state overrides, e.g. ``{DeploymentState.CREATING_CLUSTER: 30}``.
         max_interval: no wait is ever longer than this (except a server's ``Retry-After``).
         jitter: each wait varies by up to this fraction either way, so watchers started
-            together spread out.
+            together spread out (watchers batched by one scheduler are aligned to its
+            shared ticks instead).
         backoff: after ``n`` consecutive transient errors the wait is multiplied by
             ``backoff ** n`` (capped at ``max_interval``).
+        max_retry_after: the longest ``Retry-After`` a watcher honours (a server asking for
+            more is waited this long, then asked again).
         deadline: seconds from the start of the watch before it gives up with
             :class:`~wamanager.errors.WatchTimeout` (``None``: no deadline).
         stuck_after: seconds without a state change before the watch gives up with
             :class:`~wamanager.errors.WatchTimeout` naming the state (``None``: never).
+
+    Bad values raise :class:`~wamanager.errors.ValidationError` naming the field.
     """
 
-    interval: float | None = attrs.field(default=None, validator=_positive)
+    interval: float | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     intervals: Mapping[DeploymentState, float] | None = attrs.field(
         default=None, converter=_freeze_intervals
     )
-    max_interval: float = attrs.field(default=60.0, validator=_positive)
+    max_interval: float = attrs.field(default=60.0, validator=_POSITIVE)
     jitter: float = attrs.field(default=0.1, validator=_FRACTION)
-    backoff: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
-    deadline: float | None = attrs.field(default=None, validator=_positive)
-    stuck_after: float | None = attrs.field(default=None, validator=_positive)
+    backoff: float = attrs.field(default=2.0, validator=_FACTOR)
+    max_retry_after: float = attrs.field(default=60.0, validator=_POSITIVE)
+    deadline: float | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
+    stuck_after: float | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
 
     def interval_for(self, state: DeploymentState | None) -> float:
         """The base wait in ``state`` (before backoff and jitter)."""
@@ -98,7 +178,8 @@ class PollPolicy:
         Args:
             state: the last state seen (``None`` before the first successful poll).
             errors: consecutive transient errors so far (0 after a good poll).
-            retry_after: the server's ``Retry-After`` after a 429, honoured as a floor.
+            retry_after: the server's ``Retry-After`` after a 429, honoured as a floor once
+                capped at ``max_retry_after`` and stretched (see :func:`capped_retry_after`).
             random: a number in [0, 1) for the jitter; 0.5 means no jitter.
         """
         base = self.interval_for(state)
@@ -107,5 +188,189 @@ class PollPolicy:
         delay = base * (1.0 + self.jitter * (2.0 * random - 1.0))
         delay = min(delay, self.max_interval)
         if retry_after is not None:
-            delay = max(delay, retry_after)
+            delay = max(delay, capped_retry_after(retry_after, self.max_retry_after, random))
         return delay
+
+
+# --- the OTP step as data ------------------------------------------------------------------
+
+
+@attrs.frozen
+class OTPPolicy:
+    """How a watcher drives the OTP: when to give up, when to ask for another code.
+
+    Args:
+        max_verify_attempts: rejected codes (422) before the watch gives up with
+            :class:`~wamanager.errors.VerificationFailed`.
+        max_resends: resend-otp calls before a watch that still gets no code gives up with
+            :class:`~wamanager.errors.WatchTimeout`.
+        resend_after: seconds (of the watcher's clock) to wait for a code before calling
+            resend-otp; the spec suggests five minutes.
+        fallback_to_voice: resend by voice; otherwise by the deployment's own method.
+    """
+
+    max_verify_attempts: int = attrs.field(
+        default=3,
+        validator=_check(lambda v: _is_count(v) and v >= 1, "must be a whole number >= 1"),
+    )
+    max_resends: int = attrs.field(default=3, validator=_COUNT)
+    resend_after: float = attrs.field(default=300.0, validator=_POSITIVE)
+    fallback_to_voice: bool = attrs.field(default=False, validator=_BOOL)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@attrs.frozen
+class OTPProgress:
+    """Where the OTP step of one deployment is: a frozen record, serialisable as JSON.
+
+    The watcher replaces it after every OTP event; :meth:`to_json` / :meth:`from_json` let a
+    journal store it, so that a resumed run continues the step (the resend timer, the counts)
+    instead of starting over. Times are in seconds of the watcher's clock.
+
+    Attributes:
+        codes_requested: codes asked of the OTP provider (one per code awaited).
+        rejected: codes the API rejected.
+        resends: resend-otp calls that were accepted.
+        verified: whether a code was accepted.
+        awaiting: whether the provider is being asked for the code now awaited.
+        code_since: when the code now awaited was sent (entering CODE_SENT, a rejection or a
+            resend restarts it); ``None`` before the deployment first needed a code.
+        cooldown_until: no OTP call before this time (the API answered 429).
+        pending: ``"verify"`` or ``"resend"`` while such a call is in flight (written before
+            the call, cleared after: a run resumed from a journal knows it may have happened).
+        pending_since: when the pending call was started.
+    """
+
+    codes_requested: int = 0
+    rejected: int = 0
+    resends: int = 0
+    verified: bool = False
+    awaiting: bool = False
+    code_since: float | None = None
+    cooldown_until: float | None = None
+    pending: str | None = None
+    pending_since: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OTPProgress:
+        """Rebuild a progress record from :meth:`to_json`'s dict (unknown keys are ignored).
+
+        Raises :class:`~wamanager.errors.ValidationError` for a value of the wrong type.
+        """
+        fields = {f.name: f for f in attrs.fields(cls)}
+        values: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        for name, value in data.items():
+            field = fields.get(name)
+            if field is None:
+                continue
+            if not _FIELD_CHECKS[name](value):
+                problems.append((name, f"has the wrong type ({type(value).__name__})"))
+            values[name] = value
+        if problems:
+            raise ValidationError(problems, model="OTPProgress")
+        return cls(**values)
+
+    def resumed(self) -> OTPProgress:
+        """This record as a resumed run should start from: a call left pending by a crash
+        is taken as made (a resend restarts the resend timer; a verify is settled by the
+        next poll, which shows whether the code was accepted)."""
+        if self.pending == "resend":
+            return attrs.evolve(
+                self,
+                resends=self.resends + 1,
+                code_since=self.pending_since,
+                awaiting=False,
+                pending=None,
+                pending_since=None,
+            )
+        if self.pending is not None:
+            return attrs.evolve(self, awaiting=False, pending=None, pending_since=None)
+        return self
+
+
+def _optional_number(value: object) -> bool:
+    return value is None or _is_seconds(value)
+
+
+_FIELD_CHECKS: Mapping[str, Callable[[object], bool]] = {
+    "codes_requested": lambda v: _is_count(v) and v >= 0,  # type: ignore[operator]
+    "rejected": lambda v: _is_count(v) and v >= 0,  # type: ignore[operator]
+    "resends": lambda v: _is_count(v) and v >= 0,  # type: ignore[operator]
+    "verified": lambda v: isinstance(v, bool),
+    "awaiting": lambda v: isinstance(v, bool),
+    "code_since": _optional_number,
+    "cooldown_until": _optional_number,
+    "pending": lambda v: v in (None, "verify", "resend"),
+    "pending_since": _optional_number,
+}
+
+
+@attrs.frozen
+class Verify:
+    """Ask the OTP provider for the code and verify it (if one has come)."""
+
+
+@attrs.frozen
+class Resend:
+    """Call resend-otp, by ``method`` (``None``: the deployment's own method)."""
+
+    method: OTPMethod | None = None
+
+
+@attrs.frozen
+class Wait:
+    """Nothing to do now; ``until`` is when something could change (``None``: a new state)."""
+
+    until: float | None = None
+
+
+@attrs.frozen
+class GiveUp:
+    """Stop the watch: ``reason`` is ``"rejected"`` (too many wrong codes) or ``"no_code"``
+    (no code came after the last allowed resend)."""
+
+    reason: str
+
+
+#: What :func:`next_otp_action` decides.
+OTPAction = Verify | Resend | Wait | GiveUp
+
+
+def next_otp_action(
+    policy: OTPPolicy,
+    progress: OTPProgress,
+    state: DeploymentState | None,
+    now: float,
+    *,
+    method: OTPMethod | None = None,
+) -> OTPAction:
+    """The OTP step to take now. Pure: no I/O, no clock of its own.
+
+    Args:
+        policy: the limits.
+        progress: what has happened so far.
+        state: the deployment's last polled state.
+        now: the current time of the watcher's clock.
+        method: the deployment's own delivery method, if known (what a resend uses unless
+            ``policy.fallback_to_voice``).
+    """
+    if state not in ACTIONABLE or progress.verified:
+        return Wait()
+    if progress.rejected >= policy.max_verify_attempts:
+        return GiveUp("rejected")
+    if progress.cooldown_until is not None and now < progress.cooldown_until:
+        return Wait(progress.cooldown_until)
+    started = now if progress.code_since is None else progress.code_since
+    if now - started < policy.resend_after:
+        return Verify()
+    if progress.resends >= policy.max_resends:
+        return GiveUp("no_code")
+    return Resend(OTPMethod.VOICE if policy.fallback_to_voice else method)

@@ -79,6 +79,7 @@ __all__ = [
     "NOT_GIVEN",
     "USER_AGENT",
     "NotGiven",
+    "RequestStats",
     "Response",
     "Session",
     "Timeout",
@@ -162,6 +163,16 @@ class Timeout:
 
 #: The default :class:`Timeout` of one attempt.
 DEFAULT_TIMEOUT = Timeout()
+
+
+@attrs.define
+class RequestStats:
+    """What a client has sent so far (shared by its copies): for reports and monitoring."""
+
+    #: HTTP attempts made (each retry counts).
+    requests: int = 0
+    #: Attempts answered 429.
+    throttled: int = 0
 
 
 class Response(NamedTuple):
@@ -355,6 +366,7 @@ class _Transport:
         self.sleep = sleep
         self.rng = rng
         self.closed = False
+        self.stats = RequestStats()
         self.slots: _Slots | None = None
         self._plain_headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         self._json_headers = {**self._plain_headers, "Content-Type": "application/json"}
@@ -608,6 +620,11 @@ class Session:
         """Whether :meth:`close` was called."""
         return self._transport.closed
 
+    @property
+    def stats(self) -> RequestStats:
+        """Requests and 429s so far, across every copy of this session."""
+        return self._transport.stats
+
     def with_options(
         self,
         *,
@@ -725,6 +742,7 @@ class Session:
                         await slots.take()
                     slot_taken = True
                     started = time.monotonic()
+                transport.stats.requests += 1
                 async with http.request(
                     method,
                     url,
@@ -735,6 +753,8 @@ class Session:
                 ) as response:
                     status = response.status
                     accepted = status != 429
+                    if not accepted:
+                        transport.stats.throttled += 1
                     answer_headers = response.headers
                     length = response.content_length
                     if (

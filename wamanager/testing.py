@@ -12,6 +12,8 @@ prefix so that they never collide with another plugin's:
 * ``wamanager_client`` — a :class:`~wamanager.WhatsAppManager` bound to the sandbox with JWT
   auth (the scheme the spec applies), closed after the test.
 
+:func:`sandbox_client` builds such a client for any running sandbox (``run_sandbox(...)``).
+
 The fixtures are async: they need pytest-asyncio. Under its default *strict* mode, mark the
 tests that use them with ``@pytest.mark.asyncio`` (or set ``asyncio_mode = "auto"``).
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from .client import WhatsAppManager
     from .sandbox import SandboxConfig, SandboxHandle
 
-__all__ = ["wamanager_client", "wamanager_sandbox", "wamanager_sandbox_config"]
+__all__ = ["sandbox_client", "wamanager_client", "wamanager_sandbox", "wamanager_sandbox_config"]
 
 try:
     from pytest_asyncio import fixture as _async_fixture
@@ -46,6 +48,27 @@ except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
             )
 
         return needs_pytest_asyncio
+
+
+def sandbox_client(handle: SandboxHandle, **client_kwargs: Any) -> WhatsAppManager:
+    """A :class:`~wamanager.WhatsAppManager` for ``handle``, signing JWTs with its default
+    application's key (close it, or use ``async with``).
+
+    ``client_kwargs`` go to the client (``max_retries=0``, ``sleep=...``, ``session=...``, or
+    ``auth=`` to use other credentials). Raises :class:`RuntimeError` when the sandbox was
+    given its own applications (the handle then knows no private key): build the client
+    with your key instead.
+    """
+    from .auth import JWTAuth
+    from .client import WhatsAppManager
+
+    if "auth" not in client_kwargs:
+        if handle.private_key_pem is None:
+            raise RuntimeError(
+                "the sandbox has no generated application key; pass auth=JWTAuth(...)"
+            )
+        client_kwargs["auth"] = JWTAuth(handle.application_id, handle.private_key_pem)
+    return WhatsAppManager(base_url=handle.base_url, **client_kwargs)
 
 
 #: The default speed of ``wamanager_sandbox_config``: a deployment reaches CODE_SENT in ~0.2 s.
@@ -74,5 +97,5 @@ async def wamanager_sandbox(
 @_async_fixture
 async def wamanager_client(wamanager_sandbox: SandboxHandle) -> AsyncIterator[WhatsAppManager]:
     """A client bound to ``wamanager_sandbox``, with JWTs signed by its application's key."""
-    async with wamanager_sandbox.client(auth=wamanager_sandbox.jwt_auth()) as client:
+    async with sandbox_client(wamanager_sandbox) as client:
         yield client

@@ -30,6 +30,7 @@ from wamanager.sandbox import (
     generate_application,
     run_sandbox,
 )
+from wamanager.testing import sandbox_client
 
 from .conftest import FakeSleep, code_sent, ready, request
 
@@ -54,7 +55,7 @@ async def test_deployment_lifecycle_to_ready(wam: WhatsAppManager, sandbox: Sand
 async def test_inbox_endpoint_serves_the_code(wam: WhatsAppManager, sandbox: SandboxHandle) -> None:
     """GET /_sandbox/deployments/{id}/otp answers the code with the same credentials."""
     dep_id = await code_sent(wam, sandbox)
-    headers = {"Authorization": sandbox.basic_authorization}
+    headers = {"Authorization": sandbox.authorization()}
     async with aiohttp.ClientSession() as http:
         async with http.get(sandbox.otp_url(dep_id), headers=headers) as response:
             assert response.status == 200
@@ -78,7 +79,7 @@ async def test_resend_sends_a_new_code_by_the_new_method(
 
 async def test_resend_too_soon_is_throttled(sandbox: SandboxHandle) -> None:
     """A resend within the cooldown raises Throttled with retry_after (no retries)."""
-    async with sandbox.client(max_retries=0) as wam:
+    async with sandbox_client(sandbox, max_retries=0) as wam:
         dep_id = await code_sent(wam, sandbox)
         with pytest.raises(Throttled) as caught:
             await wam.otp.resend(dep_id)
@@ -203,7 +204,7 @@ async def test_photo_that_is_not_an_image_is_unprocessable(
         http.post(
             f"{sandbox.base_url}/deployments/{dep_id}/profile/photo",
             json={"image_url": "ftp://example.com/a.png"},
-            headers={"Authorization": sandbox.basic_authorization},
+            headers={"Authorization": sandbox.authorization()},
         ) as response,
     ):
         assert response.status == 422
@@ -219,7 +220,7 @@ async def _raw(
             method,
             sandbox.base_url + path,
             data=data,
-            headers={"Authorization": sandbox.basic_authorization},
+            headers={"Authorization": sandbox.authorization(), "Content-Type": "application/json"},
         ) as response,
     ):
         return response.status, await response.json()
@@ -304,7 +305,7 @@ async def test_jwt_auth(wam: WhatsAppManager) -> None:
 )
 async def test_bad_credentials_are_unauthorized(sandbox: SandboxHandle, auth: object) -> None:
     """Wrong secrets, unknown keys and garbage tokens raise Unauthorized."""
-    async with sandbox.client(auth=auth) as wam:
+    async with sandbox_client(sandbox, auth=auth) as wam:
         with pytest.raises(Unauthorized):
             await wam.deployments.list()
 
@@ -318,7 +319,7 @@ async def test_jwt_checks_signature_expiry_and_application(sandbox: SandboxHandl
         expired,
         JWTAuth("unknown-app", sandbox.private_key_pem or ""),
     ):
-        async with sandbox.client(auth=auth) as wam:
+        async with sandbox_client(sandbox, auth=auth) as wam:
             with pytest.raises(Unauthorized):
                 await wam.deployments.list()
 
@@ -329,13 +330,14 @@ async def test_tenant_isolation_and_forbidden_accounts() -> None:
     config = SandboxConfig(
         accounts=(Account("a", "sa"), Account("b", "sb"), Account("c", "sc", forbidden=True)),
         applications=(app,),
+        basic_auth=True,  # accounts a and c use Basic, b a JWT
         clock=ManualClock(),
     )
     async with (
         run_sandbox(config) as sandbox,
-        sandbox.client(auth=BasicAuth("a", "sa")) as a,
-        sandbox.client(auth=JWTAuth("app-b", private)) as b,
-        sandbox.client(auth=BasicAuth("c", "sc")) as c,
+        sandbox_client(sandbox, auth=BasicAuth("a", "sa")) as a,
+        sandbox_client(sandbox, auth=JWTAuth("app-b", private)) as b,
+        sandbox_client(sandbox, auth=BasicAuth("c", "sc")) as c,
     ):
         dep = await a.deployments.create(request())
         with pytest.raises(NotFound):
@@ -351,7 +353,7 @@ async def test_rate_limit_answers_429_then_retries_succeed() -> None:
     """Over the per-account rate limit: 429 + Retry-After; a retrying client gets through."""
     config = SandboxConfig(clock=ManualClock(), rate_limit=1.0, rate_burst=2)
     async with run_sandbox(config) as sandbox:
-        async with sandbox.client(throttle_budget=0) as wam:
+        async with sandbox_client(sandbox, throttle_budget=0) as wam:
             await wam.deployments.list()
             await wam.deployments.list()
             with pytest.raises(Throttled) as caught:
@@ -359,7 +361,7 @@ async def test_rate_limit_answers_429_then_retries_succeed() -> None:
             assert 1 <= caught.value.retry_after <= 1.1  # Retry-After, jittered up to 10%
             assert caught.value.headers["Retry-After"] == "1"
         sleep = FakeSleep(sandbox)
-        async with sandbox.client(max_retries=0, sleep=sleep) as wam:
+        async with sandbox_client(sandbox, max_retries=0, sleep=sleep) as wam:
             assert await wam.deployments.list() == []
         # the client waited about Retry-After (real seconds) before its successful retry
         assert sleep.delays
@@ -372,7 +374,7 @@ async def test_scenario_over_http() -> None:
         clock=ManualClock(),
         scenarios=(Scenario("447700900666", fail_at=DeploymentState.CREATING_CLUSTER),),
     )
-    async with run_sandbox(config) as sandbox, sandbox.client() as wam:
+    async with run_sandbox(config) as sandbox, sandbox_client(sandbox) as wam:
         bad = await wam.deployments.create(request("7700900666"))
         good = await wam.deployments.create(request("7700900667"))
         sandbox.advance(200)

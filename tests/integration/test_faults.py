@@ -9,6 +9,7 @@ import pytest
 
 from wamanager import ConnectionFailed, ServerError, UnexpectedResponse
 from wamanager.sandbox import FaultConfig, ManualClock, SandboxConfig, run_sandbox
+from wamanager.testing import sandbox_client
 
 from .conftest import FakeSleep
 
@@ -22,7 +23,7 @@ async def test_server_errors_are_500_or_503_problems() -> None:
     statuses = set()
     async with (
         run_sandbox(_config(error_rate=1.0)) as sandbox,
-        sandbox.client(max_retries=0) as wam,
+        sandbox_client(sandbox, max_retries=0) as wam,
     ):
         for _ in range(8):
             with pytest.raises(ServerError) as caught:
@@ -36,7 +37,7 @@ async def test_server_errors_are_retried() -> None:
     """With retries, a seeded 80% error rate is ridden out; the waits go to the fake sleep."""
     async with run_sandbox(_config(error_rate=0.8)) as sandbox:
         sleep = FakeSleep()
-        async with sandbox.client(max_retries=30, sleep=sleep) as wam:
+        async with sandbox_client(sandbox, max_retries=30, sleep=sleep) as wam:
             for _ in range(8):
                 assert await wam.deployments.list() == []
     assert sleep.delays
@@ -44,7 +45,10 @@ async def test_server_errors_are_retried() -> None:
 
 async def test_dropped_connection() -> None:
     """drop_rate=1: the connection closes with no answer; the client raises ConnectionFailed."""
-    async with run_sandbox(_config(drop_rate=1.0)) as sandbox, sandbox.client(max_retries=0) as wam:
+    async with (
+        run_sandbox(_config(drop_rate=1.0)) as sandbox,
+        sandbox_client(sandbox, max_retries=0) as wam,
+    ):
         with pytest.raises(ConnectionFailed):
             await wam.deployments.list()
 
@@ -53,7 +57,7 @@ async def test_malformed_body() -> None:
     """malformed_rate=1: a success with a truncated body; the client raises UnexpectedResponse."""
     async with (
         run_sandbox(_config(malformed_rate=1.0)) as sandbox,
-        sandbox.client(max_retries=0) as wam,
+        sandbox_client(sandbox, max_retries=0) as wam,
     ):
         with pytest.raises(UnexpectedResponse):
             await wam.deployments.list()
@@ -61,7 +65,7 @@ async def test_malformed_body() -> None:
 
 async def test_latency_is_added() -> None:
     """latency=(0.05, 0.05) delays each API answer by that many real seconds."""
-    async with run_sandbox(_config(latency=0.05)) as sandbox, sandbox.client() as wam:
+    async with run_sandbox(_config(latency=0.05)) as sandbox, sandbox_client(sandbox) as wam:
         started = time.monotonic()
         await wam.deployments.list()
         assert time.monotonic() - started >= 0.05
@@ -70,7 +74,7 @@ async def test_latency_is_added() -> None:
 async def test_faults_spare_the_inbox() -> None:
     """The /_sandbox inbox is never faulted (it answers 404 problem JSON, not a 500)."""
     async with run_sandbox(_config(error_rate=1.0)) as sandbox:
-        headers = {"Authorization": sandbox.basic_authorization}
+        headers = {"Authorization": sandbox.authorization()}
         async with (
             aiohttp.ClientSession() as http,
             http.get(sandbox.otp_url("nope"), headers=headers) as response,
@@ -85,7 +89,7 @@ async def test_faults_are_reproducible_from_the_seed() -> None:
         outcome = []
         async with (
             run_sandbox(_config(error_rate=0.5)) as sandbox,
-            sandbox.client(max_retries=0) as wam,
+            sandbox_client(sandbox, max_retries=0) as wam,
         ):
             for _ in range(12):
                 try:

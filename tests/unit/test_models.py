@@ -19,7 +19,7 @@ from wamanager import (
     WhatsAppManager,
 )
 from wamanager.models import (
-    PROFILE_LIMITS,
+    DeploymentRequest,
     PhotoUpdate,
     ProblemDetails,
     ResendRequest,
@@ -28,11 +28,10 @@ from wamanager.models import (
     StickerpackCreate,
     StickerpackList,
     VerifyRequest,
-    problems,
     structure,
     unstructure,
-    validate,
 )
+from wamanager.rules import PROFILE_LIMITS, problems, validate
 
 from ._support import DEP, FakeAPI, deployment_request, load_spec
 
@@ -75,7 +74,7 @@ def test_every_bad_deployment_field_is_listed_at_once() -> None:
         "method",
         "pin",
     ]
-    assert "digits only" in reasons["country_code"]
+    assert "1 to 3 digits" in reasons["country_code"]
     assert reasons["number"] == "must not be empty"
     assert reasons["vname_certificate"] == "is required"
     assert reasons["waba_id"] == "must be a string, not int"
@@ -140,9 +139,15 @@ def test_otp_bodies() -> None:
 def test_profile_text_lengths(field: str, low: int, high: int) -> None:
     """Each text field accepts low..high characters and rejects one fewer or one more."""
     assert PROFILE_LIMITS[field] == (low, high)
-    assert problems(Profile(**{field: "x" * low})) == []
-    assert problems(Profile(**{field: "x" * high})) == []
-    too_long = problems(Profile(**{field: "x" * (high + 1)}))
+
+    def text(length: int) -> str:  # a well-formed address when the field is the email
+        domain = f"{'d' * 60}.{'e' * 60}.io"
+        return "x" * (length - 1 - len(domain)) + "@" + domain if field == "email" else "x" * length
+
+    if field != "email":  # no address is shorter than a@b.io
+        assert problems(Profile(**{field: text(low)})) == []
+    assert problems(Profile(**{field: text(high)})) == []
+    too_long = problems(Profile(**{field: text(high + 1)}))
     assert too_long == [(field, f"must be {low} to {high} characters long, not {high + 1}")]
     assert [f for f, _ in problems(Profile(**{field: ""}))] == [field]
 
@@ -172,17 +177,22 @@ def test_vertical_rejects_other_values(vertical: str) -> None:
     ("websites", "fields"),
     [
         (["https://a.example"], []),
-        (["https://a.example", "https://b.example"], []),
-        (["x" * 256], []),
+        (["https://a.example", "http://b.example/path?q=1"], []),
+        (["https://x.io/" + "x" * 243], []),
         ([], ["websites"]),
         (["a", "b", "c"], ["websites"]),
-        (["x" * 257], ["websites[0]"]),
-        (["ok", ""], ["websites[1]"]),
+        (["https://x.io/" + "x" * 244], ["websites[0]"]),
+        (["https://ok.example", ""], ["websites[1]"]),
+        (["example.com"], ["websites[0]"]),
+        (["ftp://example.com"], ["websites[0]"]),
+        (["https://"], ["websites[0]"]),
+        (["https://exa mple.com"], ["websites[0]"]),
+        (["https://[::1/a"], ["websites[0]"]),
         ("https://one.example", []),  # a lone string is one website, not its characters
     ],
 )
 def test_websites_rules(websites: Any, fields: list[str]) -> None:
-    """websites holds 1 to 2 non-empty items of at most 256 characters."""
+    """websites holds 1 to 2 absolute http(s) URLs of at most 256 characters."""
     assert [f for f, _ in problems(Profile(websites=websites))] == fields
 
 
@@ -197,7 +207,7 @@ def test_every_bad_profile_field_is_listed() -> None:
         about="a" * 140,
         address="",
         description="d" * 257,
-        email="e" * 129,
+        email="not-an-email",
         vertical="Nope",
         websites=["w"] * 3,
     )
@@ -238,7 +248,7 @@ def test_photo_url_accepts_png_and_jpeg(url: str) -> None:
         ("https://www.example.com/img.png.exe", 1),
         ("ftp://www.example.com/img.png", 1),
         ("/img.png", 1),
-        ("not a url", 2),
+        ("not a url", 1),
         ("", 1),
     ],
 )
@@ -277,6 +287,129 @@ def test_sticker_body() -> None:
     """The sticker body sends emojis as a list only when there are some."""
     assert unstructure(StickerCreate("m")) == {"image_data_id": "m"}
     assert list(unstructure(StickerCreate("m", ["🐥", "😃"]))["emojis"]) == ["🐥", "😃"]
+
+
+# --- bad input at the model layer ----------------------------------------------------------
+
+LONE = "\ud800"
+SECRET = "S3CRET-VALUE"
+
+BAD_MODELS = [
+    pytest.param(lambda: deployment_request(number="77009" + LONE), "number", id="surrogate"),
+    pytest.param(lambda: deployment_request(waba_id=LONE), "waba_id", id="surrogate-id"),
+    pytest.param(lambda: Profile(about="caf" + LONE), "about", id="surrogate-profile"),
+    pytest.param(lambda: Profile(websites=["https://x.io/" + LONE]), "websites[0]", id="site"),
+    pytest.param(lambda: PhotoUpdate("https://[::1/a.png"), "image_url", id="bad-ipv6-url"),
+    pytest.param(lambda: StickerCreate("m", emojis=None), "emojis", id="emojis-none"),  # type: ignore[arg-type]
+    pytest.param(lambda: StickerCreate("m", emojis=5), "emojis", id="emojis-int"),  # type: ignore[arg-type]
+    pytest.param(lambda: Profile(websites=5), "websites", id="websites-int"),  # type: ignore[arg-type]
+    pytest.param(lambda: Profile(email=b"a@b.io"), "email", id="bytes"),  # type: ignore[arg-type]
+    pytest.param(lambda: Profile(vertical=3), "vertical", id="vertical-int"),  # type: ignore[arg-type]
+    pytest.param(lambda: StickerpackCreate(publisher=["p"], name="n"), "publisher", id="list"),  # type: ignore[arg-type]
+    pytest.param(lambda: StickerCreate("m", emojis=["🐥", 7]), "emojis[1]", id="emoji-int"),  # type: ignore[list-item]
+    pytest.param(lambda: ResendRequest(method=LONE), "method", id="surrogate-method"),
+    pytest.param(lambda: deployment_request(country_code=44), "country_code", id="int-cc"),
+]
+
+
+@pytest.mark.parametrize(("build", "field"), BAD_MODELS)
+def test_bad_values_become_a_validation_error_naming_the_field(
+    build: Callable[[], Any], field: str
+) -> None:
+    """Surrogates, broken URLs, None or numbers where text or arrays belong: ValidationError."""
+    model = build()  # constructing never raises: converters keep what they cannot convert
+    with pytest.raises(ValidationError) as caught:
+        validate(model)
+    assert field in caught.value.fields
+    str(caught.value).encode("utf-8")  # the message itself is always printable
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        DeploymentRequest("44", "7700900000", SECRET + LONE, "1"),
+        DeploymentRequest("44", "7700900000", "cert", "1", pin=SECRET + LONE),
+        DeploymentRequest("44", "7700900000", "cert", "1", pin=SECRET),
+        VerifyRequest(SECRET + LONE),
+    ],
+    ids=["vname-certificate", "pin-surrogate", "pin-letters", "code"],
+)
+def test_secret_values_are_never_quoted(model: Any) -> None:
+    """Problems of vname_certificate, pin and code never quote the value, in message or args."""
+    with pytest.raises(ValidationError) as caught:
+        validate(model)
+    shown = repr(caught.value) + str(caught.value) + repr(caught.value.args)
+    assert SECRET not in shown
+    assert "S3CRET" not in repr(caught.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("country_code", "number", "fields"),
+    [
+        ("1", "2025550123", []),
+        ("44", "7700900000", []),
+        ("998", "901234567", []),
+        ("44", "7" * 13, []),  # 15 digits in all
+        ("44", "7" * 14, ["number"]),  # 16
+        ("1234", "5", ["country_code"]),
+        ("0", "5", ["country_code"]),
+        ("044", "7700900000", ["country_code"]),
+        ("", "7700900000", ["country_code"]),
+        ("+44", "7700900000", ["country_code"]),
+        ("4a", "7700900000", ["country_code"]),
+        ("44", "abc", ["number"]),
+        ("44", "7700 900000", ["number"]),
+        ("44", "+447700900000", ["number"]),
+        ("٤٤", "7700900000", ["country_code"]),  # Arabic-Indic digits are not ASCII digits
+    ],
+)
+def test_numbers_follow_e164(country_code: str, number: str, fields: list[str]) -> None:
+    """country_code is 1 to 3 ASCII digits (no leading 0); the whole number at most 15 digits."""
+    found = problems(deployment_request(country_code=country_code, number=number))
+    assert [f for f, _ in found] == fields
+
+
+@pytest.mark.parametrize(
+    ("email", "valid"),
+    [
+        ("you@example.com", True),
+        ("first.last+tag@sub.example.co.uk", True),
+        ("josé@exemplo.com.br", True),
+        ("not-an-email", False),
+        ("a@b", False),
+        ("a@@b.io", False),
+        ("a b@c.io", False),
+        (".a@b.io", False),
+        ("a..b@c.io", False),
+        ("a@-b.io", False),
+        ("a@b.i", False),
+        ("@b.io", False),
+        ("x" * 65 + "@b.io", False),  # the local part has 64 characters at most
+    ],
+)
+def test_profile_email_must_be_well_formed(email: str, valid: bool) -> None:
+    """A profile email is name@domain.tld; anything else is 'Email format invalid'."""
+    expected = [] if valid else [("email", "Email format invalid")]
+    assert problems(Profile(email=email)) == expected
+
+
+def test_sticker_pack_and_sticker_limits() -> None:
+    """Pack name/publisher 1–128 characters; a sticker has at most 3 emojis of ≤ 32 characters."""
+    assert problems(StickerpackCreate("p" * 128, "n" * 128)) == []
+    assert [f for f, _ in problems(StickerpackCreate("p" * 129, "n" * 129))] == [
+        "publisher",
+        "name",
+    ]
+    assert problems(StickerCreate("m", ["🐥", "😃", "👍🏽"])) == []
+    assert [f for f, _ in problems(StickerCreate("m", ["🐥"] * 4))] == ["emojis"]
+    assert [f for f, _ in problems(StickerCreate("m", ["x" * 33]))] == ["emojis[0]"]
+    assert [f for f, _ in problems(StickerCreate("m" * 257))] == ["image_data_id"]
+
+
+def test_problems_refuses_what_is_not_a_request_model() -> None:
+    """problems() of a response model is a TypeError (a programming error, not bad input)."""
+    with pytest.raises(TypeError):
+        problems(Deployment(deployment_id=DEP))
 
 
 # --- nothing is sent when validation fails ------------------------------------------------

@@ -250,7 +250,7 @@ VARIANTS = [
                 about="a" * 139,
                 address="b" * 256,
                 description="c" * 256,
-                email="e" * 128,
+                email="e" * 64 + "@" + "d" * 59 + ".io",  # 128 characters, well-formed
                 vertical=Vertical.NON_PROFIT,
                 websites=["https://a.example", "https://b.example/" + "x" * 200],
             ),

@@ -33,6 +33,7 @@ from wamanager import (
     WhatsAppManager,
 )
 from wamanager.sandbox import FaultConfig, SandboxConfig, SandboxHandle, Scenario, run_sandbox
+from wamanager.testing import sandbox_client
 
 S = DeploymentState
 FAST = PollPolicy(interval=0.01, jitter=0)
@@ -350,7 +351,9 @@ async def test_429_with_retry_after_is_waited_out(throttled_sandbox: SandboxHand
     """Polls that hit the rate limit become PollFailed events honouring Retry-After, then READY."""
     # rate_limit far above the sandbox's makes the client start there, so polls trip the limit;
     # throttle_budget=0 makes the session raise each 429 at once instead of waiting it out.
-    async with throttled_sandbox.client(max_retries=0, throttle_budget=0, rate_limit=1000) as wam:
+    async with sandbox_client(
+        throttled_sandbox, max_retries=0, throttle_budget=0, rate_limit=1000
+    ) as wam:
         dep_id = await created(wam)
         failures: list[PollFailed] = []
         watcher = wam.watch(dep_id, otp=throttled_sandbox.otp_provider, policy=FAST)
@@ -373,7 +376,7 @@ async def test_429_with_retry_after_is_waited_out(throttled_sandbox: SandboxHand
 async def test_transient_faults_during_polling_are_survived(faults: FaultConfig) -> None:
     """5xx answers, dropped connections and malformed bodies become PollFailed, not failures."""
     config = SandboxConfig(speed=SPEED, faults=faults, seed=7)
-    async with run_sandbox(config) as sandbox, sandbox.client(max_retries=0) as wam:
+    async with run_sandbox(config) as sandbox, sandbox_client(sandbox, max_retries=0) as wam:
         dep_id = await _create_through_faults(wam)
         failures: list[PollFailed] = []
         watcher = wam.watch(dep_id, otp=sandbox.otp_provider, policy=FAST)
@@ -443,7 +446,7 @@ async def test_cancellation_leaves_no_task_or_connection(
     assert watcher.done
     with pytest.raises(WatchEnded):
         await watcher.result()
-    assert wam.scheduler.attached == 0
+    assert wam.scheduler.polling == 0
     connector = wam.session._transport.http.connector  # type: ignore[union-attr]
     assert connector is not None
     assert sum(len(v) for v in connector._acquired_per_host.values()) == 0  # type: ignore[attr-defined]
@@ -454,57 +457,20 @@ async def test_cancellation_leaves_no_task_or_connection(
     assert not any(name.startswith("watch ") for name in names)
 
 
-async def test_provision_in_one_call(wam: WhatsAppManager, sandbox: SandboxHandle) -> None:
-    """provision() creates, verifies, waits for READY and applies the profile and photo."""
-    from wamanager import Profile, Vertical
-
-    events: list[Event] = []
-    ready = await wam.provision(
-        request(),
-        otp=sandbox.otp_provider,
-        profile=Profile(about="Fresh bread", vertical=Vertical.RESTAURANT),
-        photo_url="https://cdn.example/logo.png",
-        policy=FAST,
-        on_event=events.append,
-    )
-    assert ready.state is S.READY
-    assert (await wam.profile.get(ready.deployment_id)).about == "Fresh bread"
-    photo = await wam.profile.get_photo(ready.deployment_id)
-    assert photo.image_url == "https://cdn.example/logo.png"
-    assert isinstance(events[-1], Succeeded)
-
-
-async def test_provision_adopts_an_existing_deployment(
-    wam: WhatsAppManager, sandbox: SandboxHandle
-) -> None:
-    """When the number is in use, provision() watches the existing deployment instead."""
-    existing = await created(wam)
-    ready = await wam.provision(request(), otp=sandbox.otp_provider, policy=FAST)
-    assert ready.deployment_id == existing
-
-
-async def test_provision_validates_before_creating(wam: WhatsAppManager) -> None:
-    """A bad profile fails before any deployment is created."""
-    from wamanager import Profile, ValidationError
-
-    with pytest.raises(ValidationError, match="about"):
-        await wam.provision(
-            request(), otp=lambda d: anyio.lowlevel.checkpoint(), profile=Profile(about="")
-        )  # type: ignore[arg-type, return-value]
-    assert await wam.deployments.list() == []
-
-
 @pytest.fixture
 async def big_sandbox() -> AsyncIterator[SandboxHandle]:
     """A sandbox fast enough for a thousand deployments in a few real seconds."""
-    async with run_sandbox(SandboxConfig(speed=SPEED)) as handle:
+    # rate_limit=None: a thousand creates at once measure batching, not the account limit.
+    async with run_sandbox(SandboxConfig(speed=SPEED, rate_limit=None)) as handle:
         yield handle
 
 
 async def test_a_thousand_concurrent_watchers_on_one_client(big_sandbox: SandboxHandle) -> None:
     """1,000 watchers of one client all reach READY, their polls batched by one scheduler."""
     count = 1000
-    async with big_sandbox.client() as wam:
+    # rate_limit (a ceiling far above any need): the client's gentle start would spread the
+    # creates and first polls over seconds; this test measures batching, not rate control.
+    async with sandbox_client(big_sandbox, rate_limit=1e6) as wam:
         ids: list[str] = []
 
         async def create(i: int) -> None:
@@ -525,6 +491,6 @@ async def test_a_thousand_concurrent_watchers_on_one_client(big_sandbox: Sandbox
                     tg.start_soon(watch, dep_id)
         assert len(ready) == count
         assert {d.state for d in ready} == {S.READY}
-        assert wam.scheduler.attached == 0
+        assert wam.scheduler.polling == 0
         # Unbatched, every watcher polls at least once: batching makes it fewer than that.
-        assert wam.scheduler.requests < count
+        assert wam.scheduler.stats.requests < count

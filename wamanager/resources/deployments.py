@@ -5,7 +5,8 @@ from __future__ import annotations
 import builtins
 
 from ..errors import UnexpectedResponse
-from ..models import Deployment, DeploymentRequest, unstructure, validate
+from ..models import Deployment, DeploymentRequest, unstructure
+from ..rules import validate
 from ._base import Resource, parse, parse_data, require
 
 _ONE = "/deployments/{deployment_id}"

@@ -9,8 +9,8 @@ from ..models import (
     VerifyRequest,
     VerifyResult,
     unstructure,
-    validate,
 )
+from ..rules import validate
 from ._base import Resource, parse
 
 
@@ -19,8 +19,13 @@ class OTP(Resource):
 
     __slots__ = ()
 
-    async def resend(self, deployment_id: str, method: OTPMethod | str = "sms") -> ResendResult:
+    async def resend(
+        self, deployment_id: str, method: OTPMethod | str | None = None
+    ) -> ResendResult:
         """Send a new code by ``method`` (``"sms"`` or ``"voice"``); the old code stops working.
+
+        ``method=None`` (the default) sends no method, so the API uses the deployment's own
+        (the spec's ``Resend-OTP`` body makes ``method`` optional).
 
         The spec suggests waiting five minutes for a code before asking again. Raises
         :class:`~wamanager.errors.ResendConflict` when the state allows no resend and
@@ -30,13 +35,16 @@ class OTP(Resource):
         again). Retried only when the request surely never reached the server (connection
         refused).
         """
-        request = ResendRequest(method=method)
-        validate(request)
+        body: dict[str, str] = {}
+        if method is not None:
+            request = ResendRequest(method=method)
+            validate(request)
+            body = unstructure(request)
         response = await self._session.request(
             "POST",
             "/deployments/{deployment_id}/resend-otp",
             path_params={"deployment_id": deployment_id},
-            json_body=unstructure(request),
+            json_body=body,
             local_throttle=True,
         )
         return parse(response, ResendResult, what="resend OTP")

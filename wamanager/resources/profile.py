@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..models import PhotoUpdate, Profile, ProfilePhoto, unstructure, validate
+from ..models import PhotoUpdate, Profile, ProfilePhoto, unstructure
+from ..rules import validate
 from ._base import Resource, parse, require
 
 _PROFILE = "/deployments/{deployment_id}/profile"
@@ -59,6 +60,6 @@ class Profiles(Resource):
             _PHOTO,
             path_params={"deployment_id": deployment_id},
             json_body=unstructure(request),
-            replay_safe=True,
+            replay_safe=True,  # setting the same photo twice leaves the same photo
         )
         return parse(response, ProfilePhoto, what="update profile photo")

@@ -11,8 +11,8 @@ from ..models import (
     StickerpackList,
     StickerpackRef,
     unstructure,
-    validate,
 )
+from ..rules import validate
 from ._base import Resource, first, namespace_query, parse
 
 _PACKS = "/deployments/{deployment_id}/stickerpacks"

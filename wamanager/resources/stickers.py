@@ -12,8 +12,8 @@ from ..models import (
     StickerList,
     StickerRef,
     unstructure,
-    validate,
 )
+from ..rules import validate
 from ._base import Resource, first, namespace_query, parse
 
 _STICKERS = "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}/stickers"

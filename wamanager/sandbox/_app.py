@@ -1,7 +1,10 @@
-"""The aiohttp application: routes, request validation, auth, rate limit and faults.
+"""The aiohttp application: routes, request validation, auth, rate limit, faults, control API.
 
-Validation follows the spec's schemas (required fields, types, enums, lengths) and answers
-with the error the spec gives the operation:
+Bodies are checked as production checks them: they must be sent as ``application/json``, be
+a JSON object of at most ``max_body_size`` bytes (413 beyond) nested at most
+:data:`MAX_DEPTH` deep, and hold only valid Unicode text (a lone surrogate is a 400 and
+nothing is stored). Fields follow :mod:`wamanager.rules` (the client's own rules), and each
+operation answers with the error the spec gives it:
 
 ======================  =====================================================================
 operation               missing / invalid field
@@ -17,47 +20,71 @@ create stickerpack      400 ``#invalid-json`` (lists 400, not 422)
 create sticker          400 ``#invalid-json`` (lists neither; 400 as for sticker packs)
 ======================  =====================================================================
 
-Malformed JSON is 400 ``#invalid-json`` everywhere; ``invalid_parameters`` names each field.
+A body that cannot be read as a JSON object is 400 ``#invalid-json`` everywhere;
+``invalid_parameters`` names each bad field.
+
+The control API, under ``/_sandbox`` (moto's ``/moto-api`` is the model), lets tests in any
+language drive a running sandbox: ``POST /_sandbox/reset``, ``GET /_sandbox/clock``,
+``POST /_sandbox/clock/advance`` (``{"seconds": N}``, manual clock only),
+``GET``/``PUT /_sandbox/scenarios``, ``GET``/``DELETE /_sandbox/stats``. They need no
+credentials. The OTP inbox, ``GET /_sandbox/deployments/{id}/otp``, takes the account's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ..models import PROFILE_LIMITS, Vertical
+from .. import rules
 from ._auth import Authenticator
-from ._clock import ScaledClock
-from ._config import Account, SandboxConfig
+from ._clock import ManualClock, ScaledClock
+from ._config import Account, SandboxConfig, Scenario
 from ._engine import FIRST_PARTY_PACKS, SandboxEngine
 from ._faults import Fault, FaultInjector, RateLimiter
 from ._problems import (
     GENERIC,
     PROVISIONING,
     SandboxProblem,
+    dumps,
     invalid_json,
     not_found,
+    payload_too_large,
     problem_response,
     throttled,
 )
 
-__all__ = ["API_PREFIX", "ENGINE", "INBOX_PREFIX", "create_app"]
+__all__ = [
+    "API_PREFIX",
+    "CONTROL_PREFIX",
+    "ENGINE",
+    "INBOX_PREFIX",
+    "MAX_DEPTH",
+    "create_app",
+    "reset_app",
+]
 
 #: Where the API lives, as on ``api.nexmo.com``.
 API_PREFIX = "/v0.1/whatsapp-manager"
-#: Sandbox-only endpoints (the OTP inbox): authenticated, never rate limited nor faulted.
-INBOX_PREFIX = "/_sandbox"
+#: The sandbox's own endpoints: control API and OTP inbox; never rate limited nor faulted.
+CONTROL_PREFIX = "/_sandbox"
+#: The former name of :data:`CONTROL_PREFIX`.
+INBOX_PREFIX = CONTROL_PREFIX
+#: JSON nested deeper than this is refused (this API's bodies are two levels deep).
+MAX_DEPTH = 16
+#: The ``meta`` object WhatsApp's sticker endpoints add to their answers (the sticker guide's).
+STICKER_META = {"version": "v2.37.1", "api_status": "stable"}
 
 #: The application's :class:`SandboxEngine`.
 ENGINE = web.AppKey("wamanager_sandbox_engine", SandboxEngine)
 _AUTH = web.AppKey("wamanager_sandbox_auth", Authenticator)
 _LIMITER = web.AppKey("wamanager_sandbox_limiter", RateLimiter)
 _FAULTS = web.AppKey("wamanager_sandbox_faults", FaultInjector)
+_OPERATIONS: web.AppKey[dict[tuple[str, str], str]] = web.AppKey("wamanager_sandbox_operations")
 # aiohttp 3.13+ wants typed request keys; older versions take a plain string.
 _ACCOUNT: Any = (
     web.RequestKey("wamanager_sandbox_account", Account)  # type: ignore[attr-defined,unused-ignore]
@@ -68,19 +95,20 @@ _ACCOUNT: Any = (
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Params = list[tuple[str, str]]
 
-_WEBSITES_MAX = 2
-_WEBSITE_LENGTH_MAX = 256
-_PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
-_METHODS = ("sms", "voice")
+logger = logging.getLogger("wamanager.sandbox")
+
+_JSON_REQUIRED = "Send a JSON request body, including a Content-Type header of application/json"
 
 
 # --- helpers ---------------------------------------------------------------------------
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(data, ensure_ascii=False), content_type="application/json"
-    )
+    return web.Response(status=status, body=dumps(data), content_type="application/json")
+
+
+def _sticker_json(data: dict[str, Any]) -> web.Response:
+    return _json({**data, "meta": STICKER_META})
 
 
 def _account(request: web.Request) -> Account:
@@ -88,44 +116,81 @@ def _account(request: web.Request) -> Account:
     return account
 
 
+def _too_deep(raw: bytes) -> bool:
+    """Whether the JSON text nests arrays/objects deeper than :data:`MAX_DEPTH`."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False  # the common case, answered at C speed
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif byte in b"]}":
+            depth -= 1
+    return False
+
+
+def _surrogates(value: Any, path: str) -> Params:
+    """Every place in a decoded body (keys and strings) that holds a lone surrogate."""
+    found: Params = []
+    if isinstance(value, str):
+        if rules.find_lone_surrogate(value):
+            found.append((path or "body", rules.LONE_SURROGATE_REASON))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _surrogates(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else key
+            if rules.find_lone_surrogate(key):
+                found.append((path or "body", "has a key with a lone surrogate (invalid Unicode)"))
+            else:
+                found += _surrogates(item, name)
+    return found
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    """The request's JSON object, or a 4xx problem: never a 500, whatever was sent."""
+    if request.content_type != "application/json":
+        sent = request.headers.get("Content-Type", "none")
+        raise invalid_json(f"{_JSON_REQUIRED} (got {sent!r}).")
+    raw = await request.read()  # over client_max_size: HTTPRequestEntityTooLarge, a 413
     if not raw.strip():
-        raise invalid_json("The request body is empty; send a JSON object.")
+        raise invalid_json(f"The request body is empty. {_JSON_REQUIRED}.")
+    if _too_deep(raw):
+        raise invalid_json(f"The request body is nested deeper than {MAX_DEPTH} levels.")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise invalid_json(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise invalid_json(f"The request body must be a JSON object, not {type(data).__name__}.")
+    bad = _surrogates(data, "")
+    if bad:
+        raise invalid_json("The request body holds text that is not valid Unicode.", bad)
     return data
-
-
-def _string(body: dict[str, Any], field: str, found: Params, *, required: bool) -> str | None:
-    if field not in body:
-        if required:
-            found.append((field, f"Request was missing a {field}"))
-        return None
-    value = body[field]
-    if not isinstance(value, str):
-        found.append((field, f"{field} must be a string"))
-        return None
-    return value
-
-
-def _enum(
-    body: dict[str, Any], field: str, choices: tuple[str, ...], found: Params, *, required: bool
-) -> str | None:
-    value = _string(body, field, found, required=required)
-    if value is not None and value not in choices:
-        found.append((field, f"{field} must be one of {', '.join(choices)}"))
-        return None
-    return value
 
 
 def _raise_if(found: Params, status: int, fragment: str, title: str) -> None:
     if found:
-        detail = "; ".join(reason for _, reason in found)
+        detail = "; ".join(
+            f"Request was missing a {field}" if reason == "is required" else f"{field} {reason}"
+            for field, reason in found
+        )
         raise SandboxProblem(
             status, f"{PROVISIONING}#{fragment}", title, detail, invalid_parameters=found
         )
@@ -151,20 +216,13 @@ async def create_deployment(request: web.Request) -> web.Response:
             "https://www.vonage.com/communications-apis/contact-api/ for more details about "
             "getting signed up to send WhatsApp messages.",
         )
-    found: Params = []
-    fields = {
-        name: _string(body, name, found, required=True)
-        for name in ("country_code", "number", "vname_certificate", "waba_id")
-    }
-    method = _enum(body, "method", _METHODS, found, required=True)
-    _string(body, "pin", found, required=False)
-    _raise_if(found, 422, "unprocessable", "Unprocessable Entity")
+    _raise_if(rules.deployment_problems(body), 422, "unprocessable", "Unprocessable Entity")
     dep = request.app[ENGINE].create(
         account.api_key,
-        country_code=fields["country_code"] or "",
-        number=fields["number"] or "",
-        waba_id=fields["waba_id"] or "",
-        method=method or "sms",
+        country_code=body["country_code"],
+        number=body["number"],
+        waba_id=body["waba_id"],
+        method=body["method"],
     )
     return _json(dep.to_json(), 202)
 
@@ -194,12 +252,10 @@ async def resend_otp(request: web.Request) -> web.Response:
     """``POST /deployments/{id}/resend-otp``: 202 ResendOtpResponse."""
     account = _account(request)
     body = await _body(request)
-    found: Params = []
-    method = _enum(body, "method", _METHODS, found, required=False)
-    _raise_if(found, 400, "invalid-json", "Bad Request")
+    _raise_if(rules.resend_problems(body), 400, "invalid-json", "Bad Request")
     engine = request.app[ENGINE]
     dep_id = request.match_info["deployment_id"]
-    method = method or engine.find(account.api_key, dep_id).method
+    method = body.get("method") or engine.find(account.api_key, dep_id).method
     dep = engine.resend(account.api_key, dep_id, method)
     return _json(
         {"message": "Code sent", "vname": f"Sandbox {dep.msisdn}", "method": dep.method}, 202
@@ -210,26 +266,16 @@ async def verify(request: web.Request) -> web.Response:
     """``POST /deployments/{id}/verify``: 201 ``{deployment_id, status}``."""
     account = _account(request)
     body = await _body(request)
-    found: Params = []
-    code = _string(body, "code", found, required=True)
-    _raise_if(found, 422, "verification-failed", "Verification Failed")
+    _raise_if(rules.verify_problems(body), 422, "verification-failed", "Verification Failed")
     dep = request.app[ENGINE].verify(
-        account.api_key, request.match_info["deployment_id"], code or ""
+        account.api_key, request.match_info["deployment_id"], body["code"]
     )
     return _json({"deployment_id": dep.deployment_id, "status": "Code verified"}, 201)
 
 
-async def inbox(request: web.Request) -> web.Response:
-    """``GET /_sandbox/deployments/{id}/otp``: the last delivered code, or 404."""
-    message = request.app[ENGINE].inbox(
-        _account(request).api_key, request.match_info["deployment_id"]
-    )
-    if message is None:
-        raise not_found("No code has been delivered to this deployment's number.")
-    return _json(message.to_json())
-
-
 # --- profile ---------------------------------------------------------------------------
+
+_PROFILE_FIELDS = (*rules.PROFILE_LIMITS, "vertical", "websites")
 
 
 async def get_profile(request: web.Request) -> web.Response:
@@ -240,33 +286,6 @@ async def get_profile(request: web.Request) -> web.Response:
     return _json(dep.profile)
 
 
-def _profile_problems(body: dict[str, Any]) -> tuple[dict[str, Any], Params]:
-    found: Params = []
-    changes: dict[str, Any] = {}
-    for field, (low, high) in PROFILE_LIMITS.items():
-        value = _string(body, field, found, required=False)
-        if value is None:
-            continue
-        if not low <= len(value) <= high:
-            found.append((field, f"{field} must be {low} to {high} characters long"))
-        else:
-            changes[field] = value
-    vertical = _enum(body, "vertical", tuple(v.value for v in Vertical), found, required=False)
-    if vertical is not None:
-        changes["vertical"] = vertical
-    if "websites" in body:
-        sites = body["websites"]
-        if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
-            found.append(("websites", "websites must be an array of strings"))
-        elif not 1 <= len(sites) <= _WEBSITES_MAX:
-            found.append(("websites", f"websites must hold 1 to {_WEBSITES_MAX} items"))
-        elif any(len(site) > _WEBSITE_LENGTH_MAX for site in sites):
-            found.append(("websites", f"a website must be at most {_WEBSITE_LENGTH_MAX} long"))
-        else:
-            changes["websites"] = sites
-    return changes, found
-
-
 async def update_profile(request: web.Request) -> web.Response:
     """``PATCH /deployments/{id}/profile``: 200 with the whole updated profile."""
     account = _account(request)
@@ -274,8 +293,9 @@ async def update_profile(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     dep_id = request.match_info["deployment_id"]
     engine.find_ready(account.api_key, dep_id)
-    changes, found = _profile_problems(body)
+    found = rules.profile_problems(body)
     _raise_if(found, 422, "unprocessable-profile-update", "Unprocessable Entity")
+    changes = {field: body[field] for field in _PROFILE_FIELDS if field in body}
     return _json(engine.update_profile(account.api_key, dep_id, changes))
 
 
@@ -292,20 +312,14 @@ async def update_photo(request: web.Request) -> web.Response:
     account = _account(request)
     body = await _body(request)
     dep = request.app[ENGINE].find_ready(account.api_key, request.match_info["deployment_id"])
-    found: Params = []
-    url = _string(body, "image_url", found, required=True)
-    if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            found.append(("image_url", "Url was not in a valid format"))
-        elif not parts.path.lower().endswith(_PHOTO_SUFFIXES):
-            found.append(("image_url", "Url must point to a .png or .jpg image"))
-    _raise_if(found, 422, "unprocessable", "Unprocessable Entity")
-    dep.photo_url = url
-    return _json({"image_url": url})
+    _raise_if(rules.photo_problems(body), 422, "unprocessable", "Unprocessable Entity")
+    dep.photo_url = body["image_url"]
+    return _json({"image_url": dep.photo_url})
 
 
 # --- sticker packs and stickers --------------------------------------------------------
+
+_PACK_FIELDS = ("name", "publisher", "android_app_store_link", "ios_app_store_link")
 
 
 async def list_stickerpacks(request: web.Request) -> web.Response:
@@ -314,7 +328,7 @@ async def list_stickerpacks(request: web.Request) -> web.Response:
         _account(request).api_key, request.match_info["deployment_id"]
     )
     packs = FIRST_PARTY_PACKS if _namespace(request) == "whatsapp" else dep.packs
-    return _json({"stickerpacks": [{"id": pack_id} for pack_id in packs]})
+    return _sticker_json({"stickerpacks": [{"id": pack_id} for pack_id in packs]})
 
 
 async def create_stickerpack(request: web.Request) -> web.Response:
@@ -324,20 +338,10 @@ async def create_stickerpack(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     dep_id = request.match_info["deployment_id"]
     engine.find_ready(account.api_key, dep_id)
-    found: Params = []
-    details: dict[str, Any] = {}
-    for field, required in (
-        ("name", True),
-        ("publisher", True),
-        ("android_app_store_link", False),
-        ("ios_app_store_link", False),
-    ):
-        value = _string(body, field, found, required=required)
-        if value is not None:
-            details[field] = value
-    _raise_if(found, 400, "invalid-json", "Bad Request")
+    _raise_if(rules.stickerpack_problems(body), 400, "invalid-json", "Bad Request")
+    details = {field: body[field] for field in _PACK_FIELDS if field in body}
     pack_id = engine.create_pack(account.api_key, dep_id, details)
-    return _json({"stickerpacks": [{"id": pack_id}]})
+    return _sticker_json({"stickerpacks": [{"id": pack_id}]})
 
 
 async def get_stickerpack(request: web.Request) -> web.Response:
@@ -348,7 +352,7 @@ async def get_stickerpack(request: web.Request) -> web.Response:
         request.match_info["stickerpack_id"],
         _namespace(request),
     )
-    return _json({"stickerpacks": [pack["details"]]})
+    return _sticker_json({"stickerpacks": [pack["details"]]})
 
 
 async def list_stickers(request: web.Request) -> web.Response:
@@ -359,7 +363,7 @@ async def list_stickers(request: web.Request) -> web.Response:
         request.match_info["stickerpack_id"],
         _namespace(request),
     )
-    return _json({"stickers": [{"index": index} for index in pack["stickers"]]})
+    return _sticker_json({"stickers": [{"index": index} for index in pack["stickers"]]})
 
 
 async def create_sticker(request: web.Request) -> web.Response:
@@ -370,16 +374,10 @@ async def create_sticker(request: web.Request) -> web.Response:
     dep_id = request.match_info["deployment_id"]
     pack_id = request.match_info["stickerpack_id"]
     engine.pack(account.api_key, dep_id, pack_id, None)
-    found: Params = []
-    image = _string(body, "image_data_id", found, required=True)
-    emojis = body.get("emojis", [])
-    if not isinstance(emojis, list) or not all(isinstance(e, str) for e in emojis):
-        found.append(("emojis", "emojis must be an array of strings"))
-    _raise_if(found, 400, "invalid-json", "Bad Request")
-    index = engine.add_sticker(
-        account.api_key, dep_id, pack_id, {"image_data_id": image, "emojis": list(emojis)}
-    )
-    return _json({"stickers": [{"index": index}]})
+    _raise_if(rules.sticker_problems(body), 400, "invalid-json", "Bad Request")
+    sticker = {"image_data_id": body["image_data_id"], "emojis": list(body.get("emojis", []))}
+    index = engine.add_sticker(account.api_key, dep_id, pack_id, sticker)
+    return _sticker_json({"stickers": [{"index": index}]})
 
 
 async def _one_sticker(request: web.Request, *, remove: bool) -> web.Response:
@@ -391,7 +389,7 @@ async def _one_sticker(request: web.Request, *, remove: bool) -> web.Response:
         _namespace(request),
         remove=remove,
     )
-    return _json({"stickers": [sticker]})
+    return _sticker_json({"stickers": [sticker]})
 
 
 async def get_sticker(request: web.Request) -> web.Response:
@@ -404,11 +402,127 @@ async def delete_sticker(request: web.Request) -> web.Response:
     return await _one_sticker(request, remove=True)
 
 
+# --- the sandbox's own endpoints -------------------------------------------------------
+
+
+async def inbox(request: web.Request) -> web.Response:
+    """``GET /_sandbox/deployments/{id}/otp``: the last delivered code, or 404."""
+    message = request.app[ENGINE].inbox(
+        _account(request).api_key, request.match_info["deployment_id"]
+    )
+    if message is None:
+        raise not_found("No code has been delivered to this deployment's number.")
+    return _json(message.to_json())
+
+
+def reset_app(app: web.Application) -> None:
+    """Forget every deployment, registration, counter, verified token and rate bucket."""
+    app[ENGINE].reset()
+    app[_AUTH].clear()
+    if _LIMITER in app:
+        app[_LIMITER].reset()
+
+
+async def reset(request: web.Request) -> web.Response:
+    """``POST /_sandbox/reset``: see :func:`reset_app`."""
+    reset_app(request.app)
+    return web.Response(status=204)
+
+
+def _clock_json(app: web.Application) -> dict[str, Any]:
+    clock = app[ENGINE].clock
+    return {"now": clock.now(), "speed": clock.speed, "manual": isinstance(clock, ManualClock)}
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    """``GET /_sandbox/clock``: ``{now, speed, manual}`` (sandbox seconds)."""
+    return _json(_clock_json(request.app))
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    """``POST /_sandbox/clock/advance`` ``{"seconds": N}``: move a manual clock forward."""
+    body = await _body(request)
+    seconds = body.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise invalid_json("seconds must be a number >= 0", [("seconds", "must be >= 0")])
+    clock = request.app[ENGINE].clock
+    if not isinstance(clock, ManualClock):
+        raise SandboxProblem(
+            409,
+            f"{GENERIC}#conflict",
+            "Conflict",
+            "This sandbox's clock runs on its own (speed); start it with a manual clock "
+            "(SandboxConfig(clock=ManualClock())) to move time by hand.",
+        )
+    clock.advance(float(seconds))
+    return _json(_clock_json(request.app))
+
+
+async def get_scenarios(request: web.Request) -> web.Response:
+    """``GET /_sandbox/scenarios``: the rules in force, first match wins."""
+    return _json([rule.to_json() for rule in request.app[ENGINE].scenarios])
+
+
+async def put_scenarios(request: web.Request) -> web.Response:
+    """``PUT /_sandbox/scenarios`` ``{"scenarios": [...]}``: replace the rules in force.
+
+    They apply to deployments created from now on.
+    """
+    body = await _body(request)
+    items = body.get("scenarios")
+    if not isinstance(items, list):
+        raise invalid_json('Send {"scenarios": [...]}.', [("scenarios", "must be an array")])
+    parsed: list[Scenario] = []
+    found: Params = []
+    for i, item in enumerate(items):
+        try:
+            parsed.append(Scenario.from_json(item))
+        except ValueError as exc:
+            found.append((f"scenarios[{i}]", str(exc)))
+    if found:
+        raise invalid_json("Invalid scenario rules.", found)
+    request.app[ENGINE].scenarios = parsed
+    return await get_scenarios(request)
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """``GET /_sandbox/stats``: see :class:`~wamanager.sandbox.SandboxStats`."""
+    return _json(request.app[ENGINE].stats.to_json())
+
+
+async def delete_stats(request: web.Request) -> web.Response:
+    """``DELETE /_sandbox/stats``: zero the counters."""
+    request.app[ENGINE].stats.reset()
+    return web.Response(status=204)
+
+
 # --- middlewares -----------------------------------------------------------------------
 
 
 def _is_api(request: web.Request) -> bool:
     return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def _operation(request: web.Request) -> str | None:
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:
+        return None
+    operation: str | None = request.app[_OPERATIONS].get((route.method, resource.canonical))
+    if operation == "getStickerpacks" and _namespace(request) == "whatsapp":
+        return "getWhatsappStickerpacks"
+    return operation
+
+
+@web.middleware
+async def _stats(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    operation = _operation(request) if _is_api(request) else None
+    if operation is not None:
+        body = response.body if isinstance(response, web.Response) else None
+        size = len(body) if isinstance(body, (bytes, bytearray)) else 0
+        request.app[ENGINE].stats.record(operation, size)
+    return response
 
 
 @web.middleware
@@ -430,6 +544,15 @@ async def _problems(request: web.Request, handler: Handler) -> web.StreamRespons
         )
     except web.HTTPNotFound:
         return problem_response(not_found("No such resource."))
+    except web.HTTPRequestEntityTooLarge:
+        return problem_response(payload_too_large(request.app[ENGINE].config.max_body_size))
+    except (ConnectionResetError, asyncio.CancelledError) as exc:
+        # The client went away (closed the connection, or cancelled its request): nobody
+        # will read an answer, and it is not the sandbox's failure.
+        logger.debug("%s %s: client went away (%s)", request.method, request.path, exc)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        return web.Response(status=499)
 
 
 def _server_error(fault: Fault) -> SandboxProblem:
@@ -454,6 +577,7 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     if injector is None or not _is_api(request):
         return await handler(request)
     decision = injector.decide()
+    stats = request.app[ENGINE].stats
     if decision.latency > 0:
         await asyncio.sleep(decision.latency)
     if decision.fault is Fault.DROP:
@@ -463,7 +587,16 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Nothing can be written to an aborted transport; aiohttp discards this answer.
         return web.Response(status=500)
     if decision.fault in (Fault.ERROR_500, Fault.ERROR_503):
+        stats.injected_5xx += 1
         return problem_response(_server_error(decision.fault))
+    if decision.fault is Fault.THROTTLE:
+        stats.injected_429 += 1
+        return problem_response(
+            throttled(
+                injector.config.throttle_retry_after,
+                "Too many requests (injected by the sandbox); wait and try again.",
+            )
+        )
     response = await handler(request)
     if decision.fault is Fault.MALFORMED and isinstance(response, web.Response):
         body = response.body if isinstance(response.body, bytes) else b""
@@ -475,54 +608,111 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if _is_api(request) or request.path.startswith(INBOX_PREFIX + "/"):
+    if _is_api(request) or request.path.startswith(f"{CONTROL_PREFIX}/deployments/"):
         account = request.app[_AUTH].authenticate(request.headers.get("Authorization"))
         request[_ACCOUNT] = account
         limiter = request.app.get(_LIMITER)
         if limiter is not None and _is_api(request):
             wait = limiter.acquire(account.api_key)
             if wait is not None:
+                request.app[ENGINE].stats.rate_limited += 1
                 raise throttled(wait, "Exceeded rate limit for this API, please wait and try again")
     return await handler(request)
 
 
 # --- the application -------------------------------------------------------------------
 
+#: (method, path under API_PREFIX, handler, the spec's operationId)
+_ROUTES: tuple[tuple[str, str, Handler, str], ...] = (
+    ("POST", "/deployments", create_deployment, "createDeployment"),
+    ("GET", "/deployments", list_deployments, "listDeployments"),
+    ("GET", "/deployments/{deployment_id}", get_deployment, "get_deployment"),
+    ("DELETE", "/deployments/{deployment_id}", delete_deployment, "deleteDeployment"),
+    ("POST", "/deployments/{deployment_id}/resend-otp", resend_otp, "resend-otp"),
+    ("POST", "/deployments/{deployment_id}/verify", verify, "verify"),
+    ("GET", "/deployments/{deployment_id}/profile", get_profile, "getProfileInfo"),
+    ("PATCH", "/deployments/{deployment_id}/profile", update_profile, "updateProfile"),
+    ("GET", "/deployments/{deployment_id}/profile/photo", get_photo, "getProfilePhoto"),
+    ("POST", "/deployments/{deployment_id}/profile/photo", update_photo, "updateProfilePhoto"),
+    ("GET", "/deployments/{deployment_id}/stickerpacks", list_stickerpacks, "getStickerpacks"),
+    (
+        "POST",
+        "/deployments/{deployment_id}/stickerpacks",
+        create_stickerpack,
+        "createStickerpacks",
+    ),
+    (
+        "GET",
+        "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}",
+        get_stickerpack,
+        "getStickerpacksById",
+    ),
+    (
+        "GET",
+        "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}/stickers",
+        list_stickers,
+        "getStickers",
+    ),
+    (
+        "POST",
+        "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}/stickers",
+        create_sticker,
+        "createStickers",
+    ),
+    (
+        "GET",
+        "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}/stickers/{sticker_index}",
+        get_sticker,
+        "getStickerByIndex",
+    ),
+    (
+        "DELETE",
+        "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}/stickers/{sticker_index}",
+        delete_sticker,
+        "deleteStickerByIndex",
+    ),
+)
+
+_CONTROL_ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "/deployments/{deployment_id}/otp", inbox),
+    ("POST", "/reset", reset),
+    ("GET", "/clock", get_clock),
+    ("POST", "/clock/advance", advance_clock),
+    ("GET", "/scenarios", get_scenarios),
+    ("PUT", "/scenarios", put_scenarios),
+    ("GET", "/stats", get_stats),
+    ("DELETE", "/stats", delete_stats),
+)
+
 
 def create_app(config: SandboxConfig | None = None) -> web.Application:
     """The sandbox as an :class:`aiohttp.web.Application` (serve it, or test it in-process).
 
-    Every spec operation and ``GET /deployments`` is under :data:`API_PREFIX`; the OTP inbox
-    is ``GET /_sandbox/deployments/{id}/otp``. The engine is ``app[ENGINE]``.
+    Every spec operation and ``GET /deployments`` is under :data:`API_PREFIX`; the control
+    API and OTP inbox under :data:`CONTROL_PREFIX`. The engine is ``app[ENGINE]``.
     """
     config = config or SandboxConfig()
     clock = config.clock or ScaledClock(config.speed)
-    app = web.Application(middlewares=[_problems, _faults, _auth])
+    app = web.Application(
+        middlewares=[_stats, _problems, _faults, _auth], client_max_size=config.max_body_size
+    )
     app[ENGINE] = SandboxEngine(config, clock)
     app[_AUTH] = Authenticator(config)
     if config.rate_limit is not None:
         app[_LIMITER] = RateLimiter(config.rate_limit, config.rate_burst, clock)
     if config.faults.active:
         app[_FAULTS] = FaultInjector(config.faults, config.seed)
-    one = API_PREFIX + "/deployments/{deployment_id}"
-    packs = one + "/stickerpacks"
-    stickers = packs + "/{stickerpack_id}/stickers"
-    app.router.add_post(API_PREFIX + "/deployments", create_deployment)
-    app.router.add_get(API_PREFIX + "/deployments", list_deployments)
-    app.router.add_get(one, get_deployment)
-    app.router.add_delete(one, delete_deployment)
-    app.router.add_post(one + "/resend-otp", resend_otp)
-    app.router.add_post(one + "/verify", verify)
-    app.router.add_get(one + "/profile", get_profile)
-    app.router.add_patch(one + "/profile", update_profile)
-    app.router.add_get(one + "/profile/photo", get_photo)
-    app.router.add_post(one + "/profile/photo", update_photo)
-    app.router.add_get(packs, list_stickerpacks)
-    app.router.add_post(packs, create_stickerpack)
-    app.router.add_get(packs + "/{stickerpack_id}", get_stickerpack)
-    app.router.add_get(stickers, list_stickers)
-    app.router.add_post(stickers, create_sticker)
-    app.router.add_get(stickers + "/{sticker_index}", get_sticker)
-    app.router.add_delete(stickers + "/{sticker_index}", delete_sticker)
-    app.router.add_get(INBOX_PREFIX + "/deployments/{deployment_id}/otp", inbox)
+    app[_OPERATIONS] = {}
+    for method, path, handler, operation in _ROUTES:
+        _add(app, method, API_PREFIX + path, handler)
+        app[_OPERATIONS][(method, API_PREFIX + path)] = operation
+    for method, path, handler in _CONTROL_ROUTES:
+        _add(app, method, CONTROL_PREFIX + path, handler)
     return app
+
+
+def _add(app: web.Application, method: str, path: str, handler: Handler) -> None:
+    if method == "GET":
+        app.router.add_get(path, handler)  # and HEAD, as any aiohttp GET
+    else:
+        app.router.add_route(method, path, handler)

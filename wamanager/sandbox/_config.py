@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
@@ -18,6 +19,8 @@ __all__ = [
     "DEFAULT_API_SECRET",
     "DEFAULT_APPLICATION_ID",
     "DEFAULT_DURATIONS",
+    "ON_PREMISES_BLOCKED_DETAIL",
+    "REGISTRATION_LIMIT_DETAIL",
     "Account",
     "Application",
     "FaultConfig",
@@ -59,11 +62,29 @@ DEFAULT_DURATIONS: Mapping[DeploymentState, float] = MappingProxyType(
 )
 
 
+#: ``current_state.detail`` of a deployment refused by Meta's block of new On-Premises API
+#: registrations (:meth:`Scenario.on_premises_blocked`). The sandbox's wording: Vonage
+#: publishes no text for it, only that the API is deprecated as Meta retires On-Premises.
+ON_PREMISES_BLOCKED_DETAIL = (
+    "Registration failed: Meta no longer accepts new phone number registrations on the "
+    "WhatsApp On-Premises API (it is being retired); register the number on the Cloud API"
+)
+
+#: ``current_state.detail`` of a deployment refused by Meta's limit of registrations of one
+#: number (``max_registrations`` per ``registration_window``; Meta's error 133016).
+REGISTRATION_LIMIT_DETAIL = (
+    "Registration failed: Meta allows at most {limit} registrations of a phone number in "
+    "{days:g} days (error 133016, account register/deregister rate limit exceeded); "
+    "try again after the oldest one is {days:g} days old"
+)
+
+
 @attrs.frozen
 class Account:
     """A Vonage account: basic credentials, and whether it may create deployments.
 
-    ``forbidden`` accounts authenticate but get 403 on ``POST /deployments``.
+    ``forbidden`` accounts authenticate but get 403 on ``POST /deployments``. The api key
+    also names the account when it authenticates with a JWT of one of its applications.
     """
 
     api_key: str
@@ -125,6 +146,60 @@ class Scenario:
         """Whether this rule applies to the full number ``msisdn``."""
         return fnmatch.fnmatchcase(msisdn, self.match)
 
+    @classmethod
+    def on_premises_blocked(cls, match: str = "*") -> Scenario:
+        """Meta's block of new On-Premises API registrations, for numbers matching ``match``.
+
+        The cluster is built, then registration is refused: the deployment moves from
+        CLUSTER_CREATED to ERROR with :data:`ON_PREMISES_BLOCKED_DETAIL`, and no code is sent.
+        """
+        return cls(match, fail_at=_S.CLUSTER_CREATED, fail_detail=ON_PREMISES_BLOCKED_DETAIL)
+
+    @classmethod
+    def from_json(cls, data: object) -> Scenario:
+        """A rule from its JSON form (the control API's); raises :class:`ValueError`.
+
+        ``{"match": "4477*", "fail_at": "CREATING_CLUSTER"}``, or a preset:
+        ``{"preset": "on_premises_blocked", "match": "*"}``.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("a scenario must be a JSON object")
+        known = {a.name for a in attrs.fields(cls)} | {"preset"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown scenario field(s): {', '.join(map(str, unknown))}")
+        match = data.get("match", "*" if "preset" in data else None)
+        if not isinstance(match, str) or not match:
+            raise ValueError("match must be a non-empty string (a glob on the full number)")
+        if "preset" in data:
+            if data["preset"] != "on_premises_blocked" or len(data) > 2:
+                raise ValueError('the only preset is "on_premises_blocked" (with "match")')
+            return cls.on_premises_blocked(match)
+        kwargs: dict[str, Any] = {"match": match}
+        for name, kind in (
+            ("fail_at", (str, type(None))),
+            ("stuck_in", (str, type(None))),
+            ("fail_detail", (str,)),
+            ("reject_first_code", (bool,)),
+            ("withhold_code_until_resend", (bool,)),
+        ):
+            if name in data:
+                if not isinstance(data[name], kind):
+                    raise ValueError(f"{name} has the wrong type")
+                kwargs[name] = data[name]
+        return cls(**kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule's JSON form (what :meth:`from_json` reads)."""
+        return {
+            "match": self.match,
+            "fail_at": None if self.fail_at is None else self.fail_at.value,
+            "fail_detail": self.fail_detail,
+            "reject_first_code": self.reject_first_code,
+            "withhold_code_until_resend": self.withhold_code_until_resend,
+            "stuck_in": None if self.stuck_in is None else self.stuck_in.value,
+        }
+
 
 def _rate(instance: FaultConfig, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
@@ -144,7 +219,8 @@ class FaultConfig:
 
     Each request draws, in order, from one ``random.Random(seed)``: a latency in
     ``latency`` (real seconds, a ``(low, high)`` range or one number), then whether to drop
-    the connection (``drop_rate``), answer 500/503 (``error_rate``) or, after the handler ran,
+    the connection (``drop_rate``), answer 500/503 (``error_rate``), answer 429 ``#throttled``
+    with ``Retry-After: throttle_retry_after`` (``throttle_rate``) or, after the handler ran,
     cut the body short so it is not JSON (``malformed_rate``). Rates are fractions in [0, 1].
     """
 
@@ -152,11 +228,19 @@ class FaultConfig:
     latency: tuple[float, float] = attrs.field(default=(0.0, 0.0), converter=_latency)
     drop_rate: float = attrs.field(default=0.0, validator=_rate)
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
+    throttle_rate: float = attrs.field(default=0.0, validator=_rate)
+    throttle_retry_after: int = attrs.field(default=1, validator=attrs.validators.ge(0))
 
     @property
     def active(self) -> bool:
         """Whether any fault can happen."""
-        return bool(self.error_rate or self.drop_rate or self.malformed_rate or self.latency[1] > 0)
+        return bool(
+            self.error_rate
+            or self.drop_rate
+            or self.malformed_rate
+            or self.throttle_rate
+            or self.latency[1] > 0
+        )
 
 
 def _durations(value: Mapping[DeploymentState | str, float]) -> Mapping[DeploymentState, float]:
@@ -175,20 +259,33 @@ def _durations(value: Mapping[DeploymentState | str, float]) -> Mapping[Deployme
 DEFAULT_ACCOUNT = Account(DEFAULT_API_KEY, DEFAULT_API_SECRET)
 
 
+def _rate_limit(value: float | None) -> float | None:
+    # 0 means "no limit", as ``--rate-limit 0`` does.
+    if value is None or value == 0:
+        return None
+    if not value > 0:
+        raise ValueError(f"rate_limit must be > 0, 0 or None, not {value!r}")
+    return float(value)
+
+
 @attrs.frozen
 class SandboxConfig:
     """Everything a sandbox needs to know. Frozen; derive variants with ``attrs.evolve``.
 
-    Times: ``durations``, ``resend_cooldown`` and ``retention`` are *sandbox* seconds (the
-    clock runs ``speed`` times faster than real time, or only when told: ``clock``).
-    ``rate_limit`` (requests per second per account, with ``rate_burst``) counts *real*
-    seconds, as the ``Retry-After`` values it sends do.
+    Times: ``durations``, ``resend_cooldown``, ``retention`` and ``registration_window`` are
+    *sandbox* seconds (the clock runs ``speed`` times faster than real time, or only when
+    told: ``clock``). ``rate_limit`` (requests per second per account, with ``rate_burst``)
+    counts *real* seconds (the clock's seconds divided by its speed), as the ``Retry-After``
+    values it sends do: under a :class:`~wamanager.sandbox.ManualClock` the bucket refills
+    only when the clock is advanced.
 
     Args:
         accounts: the accounts that may authenticate (default: ``sandbox-key`` /
             ``sandbox-secret``).
         applications: applications whose JWTs are accepted. ``run_sandbox`` and the CLI
             add a generated default application when this is empty.
+        basic_auth: also accept HTTP Basic credentials. Off by default: the spec applies
+            ``bearerAuth`` only, so Basic answers 401 saying so.
         scenarios: :class:`Scenario` rules, first match wins.
         faults: :class:`FaultConfig`; ``seed`` makes its draws (and OTP codes) reproducible.
         speed: sandbox seconds per real second, used when ``clock`` is not given.
@@ -197,14 +294,22 @@ class SandboxConfig:
         max_wrong_codes: the wrong code that reaches this count moves the deployment to ERROR.
         resend_cooldown: a resend sooner than this after the last code answers 429.
         retention: DELETED deployments are forgotten (404) this long after deletion.
-        max_deployments: per account; more creates answer 403.
-        rate_limit: requests per real second per account (``None``: unlimited).
+        max_deployments: per account, not counting deleted ones; more creates answer 403.
+        max_registrations: registrations of one number per ``registration_window`` (Meta's
+            limit: 10 a week); the next deployment of it goes to ERROR.
+        registration_window: the rolling window of ``max_registrations`` (7 days).
+        max_stickerpacks: third-party sticker packs per deployment (each holds at most 30
+            stickers, WhatsApp's limit); more answer 400.
+        max_body_size: request bodies larger than this many bytes answer 413.
+        rate_limit: requests per real second per account (default 30; ``None`` or ``0``:
+            unlimited).
         rate_burst: requests an account may make at once before ``rate_limit`` applies.
     """
 
     accounts: tuple[Account, ...] = (DEFAULT_ACCOUNT,)
     applications: tuple[Application, ...] = ()
-    scenarios: tuple[Scenario, ...] = ()
+    basic_auth: bool = False
+    scenarios: tuple[Scenario, ...] = attrs.field(default=(), converter=tuple)
     faults: FaultConfig = FaultConfig()
     seed: int | None = None
     speed: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
@@ -214,12 +319,9 @@ class SandboxConfig:
     resend_cooldown: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
     retention: float = attrs.field(default=3600.0, validator=attrs.validators.ge(0))
     max_deployments: int = attrs.field(default=10_000, validator=attrs.validators.ge(1))
-    rate_limit: float | None = None
-    rate_burst: int = attrs.field(default=10, validator=attrs.validators.ge(1))
-
-    def scenario_for(self, msisdn: str) -> Scenario | None:
-        """The first scenario rule matching ``msisdn``, if any."""
-        for rule in self.scenarios:
-            if rule.matches(msisdn):
-                return rule
-        return None
+    max_registrations: int = attrs.field(default=10, validator=attrs.validators.ge(1))
+    registration_window: float = attrs.field(default=7 * 86_400.0, validator=attrs.validators.ge(0))
+    max_stickerpacks: int = attrs.field(default=100, validator=attrs.validators.ge(1))
+    max_body_size: int = attrs.field(default=64 * 1024, validator=attrs.validators.ge(1024))
+    rate_limit: float | None = attrs.field(default=30.0, converter=_rate_limit)
+    rate_burst: int = attrs.field(default=30, validator=attrs.validators.ge(1))

@@ -7,10 +7,16 @@ concurrent requests on the one event loop can never interleave inside it.
 Stage changes are computed lazily: a deployment remembers when it entered its state, and
 every access first walks it forward through the automatic stages whose durations have passed
 (:meth:`SandboxEngine.advance`). No background task runs.
+
+State is bounded: deployments per account (``max_deployments``, deleted ones purged after
+``retention``), sticker packs per deployment (``max_stickerpacks``), stickers per pack (30),
+registration history per number (``max_registrations``), and every stored string by the
+request rules.
 """
 
 from __future__ import annotations
 
+import collections
 import random
 import uuid
 from collections.abc import Iterator
@@ -20,15 +26,24 @@ import attrs
 
 from ..states import ACTIONABLE, DeploymentState
 from ._clock import SandboxClock
-from ._config import AUTO_STAGES, SandboxConfig, Scenario
-from ._problems import PROVISIONING, SandboxProblem, forbidden, not_found
+from ._config import AUTO_STAGES, REGISTRATION_LIMIT_DETAIL, SandboxConfig, Scenario
+from ._problems import PROVISIONING, SandboxProblem, forbidden, invalid_json, not_found
+from ._stats import SandboxStats
 
-__all__ = ["FIRST_PARTY_PACKS", "OtpMessage", "SandboxEngine", "StoredDeployment"]
+__all__ = [
+    "FIRST_PARTY_PACKS",
+    "STICKERS_PER_PACK",
+    "OTPMessage",
+    "SandboxEngine",
+    "StoredDeployment",
+]
 
 _S = DeploymentState
 _GONE = frozenset({_S.DELETING, _S.DELETED})
 # How often (sandbox seconds) the purge of deleted deployments sweeps the whole store.
 _SWEEP_EVERY = 60.0
+#: WhatsApp's limit of stickers in one pack.
+STICKERS_PER_PACK = 30
 
 #: WhatsApp's own sticker packs (``?namespace=whatsapp``): pack id → (details, stickers).
 FIRST_PARTY_PACKS: dict[str, dict[str, Any]] = {
@@ -62,7 +77,7 @@ _STATE_DETAILS: dict[DeploymentState, str] = {
 
 
 @attrs.frozen
-class OtpMessage:
+class OTPMessage:
     """A code that reached the sandbox inbox (``sent_at`` is in sandbox seconds)."""
 
     deployment_id: str
@@ -94,8 +109,10 @@ class StoredDeployment:
     state: DeploymentState
     entered_at: float
     detail: str | None = None
+    #: Why registration (the code request) will be refused, decided at creation.
+    refused: str | None = None
     code: str | None = attrs.field(default=None, repr=False)
-    inbox: OtpMessage | None = None
+    inbox: OTPMessage | None = None
     wrong_codes: int = 0
     first_code_rejected: bool = False
     last_code_at: float | None = None
@@ -129,11 +146,30 @@ class SandboxEngine:
     def __init__(self, config: SandboxConfig, clock: SandboxClock) -> None:
         self.config = config
         self.clock = clock
-        self._rng = random.Random(config.seed)
+        #: What the sandbox has served (see :class:`SandboxStats`).
+        self.stats = SandboxStats()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every deployment, registration and counter; scenarios back to the config's.
+
+        The clock is left alone; the random source starts again from the seed.
+        """
+        self._rng = random.Random(self.config.seed)
+        #: The scenario rules in force (the control API may replace them).
+        self.scenarios: list[Scenario] = list(self.config.scenarios)
         self._deployments: dict[str, StoredDeployment] = {}
         self._active_by_number: dict[str, str] = {}
-        self._count_by_account: dict[str, int] = {}
-        self._last_sweep = clock.now()
+        # Deployments per account that are not DELETING or DELETED.
+        self._count_by_account: collections.Counter[str] = collections.Counter()
+        # Registration times (sandbox seconds) per full number, oldest first.
+        self._registrations: dict[str, collections.deque[float]] = {}
+        self._last_sweep = self.clock.now()
+        self.stats.reset()
+
+    def scenario_for(self, msisdn: str) -> Scenario | None:
+        """The first scenario rule in force that matches ``msisdn``."""
+        return next((rule for rule in self.scenarios if rule.matches(msisdn)), None)
 
     # --- state machine -------------------------------------------------------------------
 
@@ -151,6 +187,9 @@ class SandboxEngine:
                 self._enter(dep, _S.ERROR, leaves_at, detail=scenario.fail_detail)
                 return
             nxt = AUTO_STAGES[dep.state]
+            if nxt is _S.CODE_SENT and dep.refused is not None:
+                self._enter(dep, _S.ERROR, leaves_at, detail=dep.refused)
+                return
             self._enter(dep, nxt, leaves_at)
             if nxt is _S.CODE_SENT:
                 withhold = scenario is not None and scenario.withhold_code_until_resend
@@ -159,16 +198,18 @@ class SandboxEngine:
     def _enter(
         self, dep: StoredDeployment, state: DeploymentState, at: float, detail: str | None = None
     ) -> None:
+        if state in _GONE and dep.state not in _GONE:
+            self._count_by_account[dep.api_key] -= 1
+            if self._active_by_number.get(dep.msisdn) == dep.deployment_id:
+                del self._active_by_number[dep.msisdn]
         dep.state = state
         dep.entered_at = at
         dep.detail = detail
-        if state in _GONE and self._active_by_number.get(dep.msisdn) == dep.deployment_id:
-            del self._active_by_number[dep.msisdn]
 
     def _send_code(self, dep: StoredDeployment, at: float, *, deliver: bool) -> None:
         dep.code = f"{self._rng.randrange(1_000_000):06d}"
         dep.last_code_at = at
-        dep.inbox = OtpMessage(dep.deployment_id, dep.code, dep.method, at) if deliver else None
+        dep.inbox = OTPMessage(dep.deployment_id, dep.code, dep.method, at) if deliver else None
 
     # --- lookup and bounds ---------------------------------------------------------------
 
@@ -179,13 +220,23 @@ class SandboxEngine:
         for dep in list(self._deployments.values()):
             self.advance(dep, now)
             self._purge_if_expired(dep, now)
+        for msisdn in list(self._registrations):
+            self._recent_registrations(msisdn, now)
 
     def _purge_if_expired(self, dep: StoredDeployment, now: float) -> bool:
         if dep.state is _S.DELETED and now - dep.entered_at >= self.config.retention:
             del self._deployments[dep.deployment_id]
-            self._count_by_account[dep.api_key] -= 1
             return True
         return False
+
+    def _recent_registrations(self, msisdn: str, now: float) -> collections.deque[float]:
+        """The number's registrations within the window; older ones are forgotten."""
+        times = self._registrations.pop(msisdn, collections.deque())
+        while times and now - times[0] >= self.config.registration_window:
+            times.popleft()
+        if times:
+            self._registrations[msisdn] = times
+        return times
 
     def find(self, api_key: str, deployment_id: str) -> StoredDeployment:
         """The account's deployment, moved forward to now; 404 for unknown or foreign ids."""
@@ -250,7 +301,12 @@ class SandboxEngine:
         waba_id: str,
         method: str,
     ) -> StoredDeployment:
-        """Start a deployment; 409 when the number has an active one, 403 over the cap."""
+        """Start a deployment; 409 when the number has an active one, 403 over the cap.
+
+        The 409 names the active deployment only to the account that owns it. A number
+        registered ``max_registrations`` times within ``registration_window`` gets a
+        deployment that goes to ERROR where its code would be requested.
+        """
         now = self.clock.now()
         self._sweep(now)
         msisdn = f"{country_code}{number}"
@@ -260,17 +316,31 @@ class SandboxEngine:
             self.advance(existing, now)
             existing_id = self._active_by_number.get(msisdn)
         if existing_id is not None:
+            owner = self._deployments[existing_id].api_key
             raise SandboxProblem(
                 409,
                 f"{PROVISIONING}#number-in-use",
                 "Number already in use",
-                f"Active deployment already exists with id {existing_id}",
+                f"Active deployment already exists with id {existing_id}"
+                if owner == api_key
+                else "The number is in use by a deployment of another account; it cannot be "
+                "provisioned until that deployment is deleted.",
             )
-        if self._count_by_account.get(api_key, 0) >= self.config.max_deployments:
+        if self._count_by_account[api_key] >= self.config.max_deployments:
             raise forbidden(
                 f"This account has reached its limit of {self.config.max_deployments} "
                 "deployments; delete some first."
             )
+        registrations = self._recent_registrations(msisdn, now)
+        refused = None
+        if len(registrations) >= self.config.max_registrations:
+            refused = REGISTRATION_LIMIT_DETAIL.format(
+                limit=self.config.max_registrations,
+                days=self.config.registration_window / 86_400,
+            )
+        else:
+            registrations.append(now)
+            self._registrations[msisdn] = registrations
         dep = StoredDeployment(
             deployment_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             api_key=api_key,
@@ -278,13 +348,15 @@ class SandboxEngine:
             number=number,
             waba_id=waba_id,
             method=method,
-            scenario=self.config.scenario_for(msisdn),
+            scenario=self.scenario_for(msisdn),
             state=_S.INITIALIZING,
             entered_at=now,
+            refused=refused,
         )
         self._deployments[dep.deployment_id] = dep
         self._active_by_number[msisdn] = dep.deployment_id
-        self._count_by_account[api_key] = self._count_by_account.get(api_key, 0) + 1
+        self._count_by_account[api_key] += 1
+        self.stats.creates[msisdn] += 1
         return dep
 
     def delete(self, api_key: str, deployment_id: str) -> None:
@@ -314,6 +386,7 @@ class SandboxEngine:
         if dep.last_code_at is not None:
             wait = dep.last_code_at + self.config.resend_cooldown - now
             if wait > 0:
+                self.stats.resend_throttled += 1
                 real = max(1, int(-(-wait // self.clock.speed)))
                 raise SandboxProblem(
                     429,
@@ -361,7 +434,7 @@ class SandboxEngine:
             "Deployment could not be created because the verification failed.", wrong_code=True
         )
 
-    def inbox(self, api_key: str, deployment_id: str) -> OtpMessage | None:
+    def inbox(self, api_key: str, deployment_id: str) -> OTPMessage | None:
         """The last code delivered to the deployment's number (``None``: none delivered)."""
         return self.find(api_key, deployment_id).inbox
 
@@ -376,8 +449,14 @@ class SandboxEngine:
         return dict(dep.profile)
 
     def create_pack(self, api_key: str, deployment_id: str, details: dict[str, Any]) -> str:
-        """Add a third-party pack; returns its id."""
+        """Add a third-party pack; returns its id. 400 beyond ``max_stickerpacks``."""
         dep = self.find_ready(api_key, deployment_id)
+        if len(dep.packs) >= self.config.max_stickerpacks:
+            raise invalid_json(
+                f"This deployment holds {len(dep.packs)} sticker packs, the sandbox's limit; "
+                "no more can be created.",
+                [("stickerpacks", f"at most {self.config.max_stickerpacks} per deployment")],
+            )
         pack_id = f"pack-{self._rng.getrandbits(48):012x}"
         dep.packs[pack_id] = {"details": details, "stickers": {}, "next": 0}
         return pack_id
@@ -396,8 +475,15 @@ class SandboxEngine:
     def add_sticker(
         self, api_key: str, deployment_id: str, pack_id: str, sticker: dict[str, Any]
     ) -> str:
-        """Add a sticker to a third-party pack; returns its index."""
+        """Add a sticker to a third-party pack; returns its index. 400 when the pack holds
+        :data:`STICKERS_PER_PACK` (WhatsApp's limit)."""
         pack = self.pack(api_key, deployment_id, pack_id, None)
+        if len(pack["stickers"]) >= STICKERS_PER_PACK:
+            raise invalid_json(
+                f"Stickerpack {pack_id} holds {STICKERS_PER_PACK} stickers, WhatsApp's limit; "
+                "delete one first.",
+                [("stickers", f"at most {STICKERS_PER_PACK} per stickerpack")],
+            )
         index = str(pack["next"])
         pack["next"] += 1
         pack["stickers"][index] = {"id": f"{pack_id}-{index}", **sticker}

@@ -27,6 +27,10 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
 
+    def reset(self) -> None:
+        """Refill every account's bucket."""
+        self._buckets.clear()
+
     def _real_now(self) -> float:
         return self._clock.now() / self._clock.speed
 
@@ -49,6 +53,7 @@ class Fault(enum.Enum):
     DROP = "drop"
     ERROR_500 = "500"
     ERROR_503 = "503"
+    THROTTLE = "429"
     MALFORMED = "malformed"
 
 
@@ -63,7 +68,7 @@ class Decision:
 class FaultInjector:
     """Draws the faults of each request from one seeded :class:`random.Random`.
 
-    The draws happen in request order, always the same number per request (four), so a
+    The draws happen in request order, always the same number per request (five), so a
     run with the same seed and the same sequence of requests injects the same faults.
     """
 
@@ -75,11 +80,13 @@ class FaultInjector:
         """The latency and fault for the next request."""
         low, high = self.config.latency
         latency = self._rng.uniform(low, high) if high > 0 else 0.0
-        drop, error, kind, malformed = (self._rng.random() for _ in range(4))
+        drop, error, kind, throttle, malformed = (self._rng.random() for _ in range(5))
         if drop < self.config.drop_rate:
             fault = Fault.DROP
         elif error < self.config.error_rate:
             fault = Fault.ERROR_500 if kind < 0.5 else Fault.ERROR_503
+        elif throttle < self.config.throttle_rate:
+            fault = Fault.THROTTLE
         elif malformed < self.config.malformed_rate:
             fault = Fault.MALFORMED
         else:

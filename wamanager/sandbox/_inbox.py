@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from ._app import INBOX_PREFIX
+from ._app import CONTROL_PREFIX
 
 __all__ = ["SandboxInbox"]
 
@@ -20,14 +22,23 @@ class SandboxInbox:
     It answers ``None`` while no code has been delivered (the inbox's 404), so the watcher
     keeps waiting and, after ``resend_after``, asks for another code.
 
-    ``root_url`` is the server root (``http://127.0.0.1:8080``), ``authorization`` an
-    ``Authorization`` header value of the account that owns the deployments. Close it (or use
-    ``async with``) to release its connections.
+    ``root_url`` is the server root (``http://127.0.0.1:8080``); ``authorization`` is the
+    ``Authorization`` header value of the account that owns the deployments, or a callable
+    returning a fresh one for each read (``JWTAuth(...).authorization``, or
+    ``sandbox.authorization``). ``ssl_context`` trusts a ``--tls`` sandbox
+    (``sandbox.ssl_context()``). Close it (or use ``async with``) to release its connections.
     """
 
-    def __init__(self, root_url: str, authorization: str) -> None:
+    def __init__(
+        self,
+        root_url: str,
+        authorization: str | Callable[[], str],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.root_url = root_url.rstrip("/")
-        self._headers = {"Authorization": authorization}
+        self._authorization = authorization
+        self._ssl = ssl_context
         self._http: aiohttp.ClientSession | None = None
         #: How many times the inbox was read.
         self.reads = 0
@@ -35,10 +46,13 @@ class SandboxInbox:
     async def __call__(self, deployment: Any) -> str | None:
         """The last code delivered for ``deployment`` (anything with ``deployment_id``)."""
         if self._http is None:
-            self._http = aiohttp.ClientSession(headers=self._headers)
+            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+            self._http = aiohttp.ClientSession(connector=connector)
         self.reads += 1
-        url = f"{self.root_url}{INBOX_PREFIX}/deployments/{deployment.deployment_id}/otp"
-        async with self._http.get(url) as response:
+        authorization = self._authorization
+        header = authorization if isinstance(authorization, str) else authorization()
+        url = f"{self.root_url}{CONTROL_PREFIX}/deployments/{deployment.deployment_id}/otp"
+        async with self._http.get(url, headers={"Authorization": header}) as response:
             if response.status == 404:
                 return None
             response.raise_for_status()

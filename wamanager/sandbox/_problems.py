@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["GENERIC", "PROVISIONING", "SandboxProblem", "problem_response"]
+__all__ = ["GENERIC", "PROVISIONING", "SandboxProblem", "dumps", "problem_response"]
 
 #: Base of the error types that apply to every Vonage API (``#not-found``, ``#unauthorized``).
 GENERIC = "https://developer.vonage.com/api-errors"
@@ -53,11 +53,20 @@ class SandboxProblem(Exception):
         return data
 
 
+def dumps(data: Any) -> bytes:
+    """``data`` as UTF-8 JSON; text that UTF-8 cannot encode (a lone surrogate echoed from a
+    path) is sent ``\\u``-escaped instead, so an answer is never a 500."""
+    try:
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data).encode("ascii")
+
+
 def problem_response(problem: SandboxProblem) -> web.Response:
     """The aiohttp response for ``problem``."""
     return web.Response(
         status=problem.status,
-        text=json.dumps(problem.body(), ensure_ascii=False),
+        body=dumps(problem.body()),
         content_type="application/json",
         headers=problem.headers,
     )
@@ -70,15 +79,18 @@ def not_found(
     return SandboxProblem(404, f"{GENERIC}#not-found", "Not Found", detail)
 
 
-def unauthorized() -> SandboxProblem:
-    """401 ``#unauthorized`` (the same answer whatever was wrong, as real APIs do)."""
+def unauthorized(detail: str | None = None, *, basic: bool = False) -> SandboxProblem:
+    """401 ``#unauthorized``; ``detail`` says what was wrong (the sandbox is more talkative
+    than the real API, which answers the generic text whatever the cause)."""
+    challenge = 'Bearer realm="sandbox"' + (', Basic realm="sandbox"' if basic else "")
     return SandboxProblem(
         401,
         f"{GENERIC}#unauthorized",
         "You did not provide correct credentials.",
-        "Check that you're using the correct credentials, and that your account has this "
+        detail
+        or "Check that you're using the correct credentials, and that your account has this "
         "feature enabled",
-        headers={"WWW-Authenticate": 'Basic realm="sandbox", Bearer'},
+        headers={"WWW-Authenticate": challenge},
     )
 
 
@@ -87,9 +99,25 @@ def forbidden(detail: str) -> SandboxProblem:
     return SandboxProblem(403, f"{GENERIC}#forbidden", "Forbidden", detail)
 
 
-def invalid_json(detail: str) -> SandboxProblem:
+def invalid_json(detail: str, invalid_parameters: Sequence[tuple[str, str]] = ()) -> SandboxProblem:
     """400 ``#invalid-json``."""
-    return SandboxProblem(400, f"{PROVISIONING}#invalid-json", "Invalid JSON", detail)
+    return SandboxProblem(
+        400,
+        f"{PROVISIONING}#invalid-json",
+        "Invalid JSON",
+        detail,
+        invalid_parameters=invalid_parameters,
+    )
+
+
+def payload_too_large(limit: int) -> SandboxProblem:
+    """413 ``#payload-too-large``: the request body is over the sandbox's limit."""
+    return SandboxProblem(
+        413,
+        f"{GENERIC}#payload-too-large",
+        "Payload Too Large",
+        f"The request body is larger than {limit} bytes; this API's bodies are a few hundred.",
+    )
 
 
 def throttled(retry_after: int, detail: str) -> SandboxProblem:

@@ -1,0 +1,370 @@
+"""``deploy``, ``status``, ``list``, ``watch``, ``verify``, ``resend`` and ``delete``, and
+:func:`follow`, which prints a watch live (``deploy --watch``, ``watch``, the demo)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+import anyio
+import anyio.lowlevel
+import click
+
+from ..client import WhatsAppManager
+from ..errors import NumberInUse, error_from_response
+from ..events import (
+    CodeRejected,
+    CodeRequested,
+    CodeResent,
+    CodeVerified,
+    Event,
+    PollFailed,
+    StateChanged,
+    Succeeded,
+)
+from ..models import Deployment, DeploymentRequest
+from ..policy import PollPolicy
+from ..watcher import OTPProvider
+from ._options import POSITIVE_SECONDS, api_command
+from ._output import Output
+
+__all__ = ["COMMANDS", "PromptOTP", "SandboxOTP", "describe", "follow"]
+
+T = TypeVar("T")
+
+#: The poll interval of ``--otp-from-sandbox`` when ``--interval`` is not given: sandboxes
+#: run their clock fast, and the watcher's defaults (seconds per state) would lag behind.
+SANDBOX_INTERVAL = 0.25
+
+
+def describe(event: Event) -> str | None:
+    """What a person reads about ``event`` (``None``: nothing worth a line)."""
+    if isinstance(event, StateChanged):
+        detail = event.deployment.detail
+        return f"state {event.current}" + (f": {detail}" if detail else "")
+    if isinstance(event, CodeRequested):
+        return "waiting for the OTP code"
+    if isinstance(event, CodeVerified):
+        return "OTP code verified"
+    if isinstance(event, CodeRejected):
+        return "OTP code rejected" + (f": {event.reason}" if event.reason else "")
+    if isinstance(event, CodeResent):
+        return f"OTP code resent by {event.method}"
+    if isinstance(event, PollFailed):
+        return f"poll failed ({type(event.error).__name__}), retrying"
+    if isinstance(event, Succeeded):
+        return "deployment READY"
+    return None  # Failed: main reports the error itself
+
+
+async def follow(
+    wam: WhatsAppManager,
+    out: Output,
+    deployment_id: str,
+    *,
+    otp: OTPProvider | None = None,
+    policy: PollPolicy | None = None,
+    started: datetime | None = None,
+) -> Deployment:
+    """Watch a deployment to its end, printing each event with the time since ``started``.
+
+    Returns the READY deployment; raises what the watcher's ``result()`` raises, or what the
+    OTP source raised (``EOFError`` when the person closed the input).
+    """
+    started = started or datetime.now(timezone.utc)
+    failure: list[BaseException] = []
+    with anyio.CancelScope() as scope:
+
+        async def guarded(deployment: Deployment) -> str | None:
+            assert otp is not None
+            try:
+                return await otp(deployment)
+            except Exception as exc:
+                failure.append(exc)
+                scope.cancel()
+                return None
+
+        watcher = wam.watch(deployment_id, otp=guarded if otp else None, policy=policy)
+        events = watcher.events()
+        async with watcher:
+            last_change = started
+            async for event in events:
+                text = describe(event)
+                if isinstance(event, StateChanged):
+                    if event.previous is not None and text is not None:
+                        spent = (event.at - last_change).total_seconds()
+                        text += f" ({spent:.1f}s in {event.previous})"
+                    last_change = event.at
+                out.event(event, text, (event.at - started).total_seconds())
+            return await watcher.result()
+    raise failure[0]
+
+
+async def in_daemon_thread(func: Callable[[], T]) -> T:
+    """Run a blocking ``func`` (a prompt) in a daemon thread, so that Ctrl-C or a deadline
+    never waits for it: the thread is left behind and dies with the process."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # else cancelled while the person was typing
+            outcome()
+
+    def run() -> None:
+        outcome: Callable[[], None]
+        try:
+            outcome = functools.partial(future.set_result, func())
+        except BaseException as exc:
+            outcome = functools.partial(future.set_exception, exc)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name="wamanager prompt", daemon=True).start()
+    return await future
+
+
+def read_line(prompt: str) -> str:
+    """Show ``prompt`` on stderr and read a line from stdin; ``EOFError`` when it is closed."""
+    click.echo(f"{prompt}: ", nl=False, err=True)
+    line = sys.stdin.readline()
+    if not line:
+        click.echo(err=True)
+        raise EOFError("stdin closed before a code was given")
+    return line.strip()
+
+
+class PromptOTP:
+    """An OTP source that asks the person at the terminal (stdin; prompts go to stderr).
+
+    An empty answer means "not yet": the watcher asks again, and after five minutes without
+    a code has another one sent.
+    """
+
+    async def __call__(self, deployment: Deployment) -> str | None:
+        number = f"+{deployment.country_code or ''} {deployment.number or ''}".strip()
+        prompt = f"OTP code sent to {number} (Enter: not yet)"
+        await anyio.lowlevel.checkpoint()  # the event lines already due print first
+        return await in_daemon_thread(lambda: read_line(prompt)) or None
+
+
+class SandboxOTP:
+    """An OTP source reading a sandbox's inbox, ``GET {root}/_sandbox/deployments/{id}/otp``,
+    with the client's own ``Authorization`` header. Close it (or ``async with``)."""
+
+    def __init__(self, wam: WhatsAppManager) -> None:
+        from ..sandbox import API_PREFIX, INBOX_PREFIX
+
+        base = wam.base_url.rstrip("/")
+        root = base.removesuffix(API_PREFIX) if base.endswith(API_PREFIX) else base
+        self._inbox = root + INBOX_PREFIX
+        self._auth = wam.session.auth
+        self._http: aiohttp.ClientSession | None = None
+
+    async def __call__(self, deployment: Deployment) -> str | None:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        path = f"/deployments/{deployment.deployment_id}/otp"
+        headers = {"Authorization": self._auth.authorization()}
+        async with self._http.get(self._inbox + path, headers=headers) as response:
+            if response.status == 404:
+                return None  # no code delivered yet
+            text = await response.text()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if response.status != 200:
+            raise error_from_response(response.status, body, body=text, method="GET", path=path)
+        code = body.get("code") if isinstance(body, dict) else None
+        return code if isinstance(code, str) else None
+
+    async def __aenter__(self) -> SandboxOTP:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+
+def _watch_options(func: Any) -> Any:
+    func = click.option(
+        "--timeout",
+        type=POSITIVE_SECONDS,
+        help="Give up after SECONDS (exit code 5); the deployment goes on remotely.",
+    )(func)
+    return click.option(
+        "--interval",
+        type=POSITIVE_SECONDS,
+        help="Poll every SECONDS [default: per state, 2-15 s; 0.25 with --otp-from-sandbox].",
+    )(func)
+
+
+@api_command(short_help="Start provisioning a number; --watch follows it to READY.")
+@click.argument("country_code")
+@click.argument("number")
+@click.option("--waba-id", required=True, help="The WhatsApp Business Account id.")
+@click.option(
+    "--vname-certificate",
+    required=True,
+    help="The number's certificate from the WhatsApp Business dashboard (never shown).",
+)
+@click.option(
+    "--method", type=click.Choice(["sms", "voice"]), default="sms", help="How the OTP is sent."
+)
+@click.option("--pin", help="The number's two-step verification PIN, if it has one.")
+@click.option("--watch", is_flag=True, help="Follow it to READY, asking for the OTP code.")
+@click.option(
+    "--otp-from-sandbox",
+    is_flag=True,
+    help="Read the OTP code from the sandbox's inbox instead of asking (implies --watch).",
+)
+@_watch_options
+async def deploy(
+    wam: WhatsAppManager,
+    out: Output,
+    country_code: str,
+    number: str,
+    waba_id: str,
+    vname_certificate: str,
+    method: str,
+    pin: str | None,
+    watch: bool,
+    otp_from_sandbox: bool,
+    interval: float | None,
+    timeout: float | None,
+) -> None:
+    """Start provisioning COUNTRY_CODE NUMBER (e.g. 44 7700900123) for WhatsApp.
+
+    With --watch it follows the deployment live to READY, asking for the OTP code at a
+    prompt when it is sent (or reading it from a sandbox with --otp-from-sandbox); with
+    --watch, a number that is deployed already is followed instead of failing.
+    Exit codes: 0 READY (or created), 4 ERROR or deleted, 5 --timeout passed.
+    """
+    started = datetime.now(timezone.utc)
+    request = DeploymentRequest(
+        country_code=country_code,
+        number=number,
+        vname_certificate=vname_certificate,
+        waba_id=waba_id,
+        method=method,
+        pin=pin,
+    )
+    if not (watch or otp_from_sandbox):
+        deployment = await wam.deployments.create(request)
+        out.deployment(deployment)
+        if not out.json_mode:
+            click.echo(f"follow it with: wamanager watch {deployment.deployment_id}", err=True)
+        return
+    try:
+        deployment_id = (await wam.deployments.create(request)).deployment_id
+    except NumberInUse as exc:
+        if exc.existing_deployment_id is None:
+            raise
+        deployment_id = exc.existing_deployment_id
+        click.echo(f"+{country_code} {number} is deployed already as {deployment_id}", err=True)
+    if otp_from_sandbox:
+        policy = PollPolicy(interval=interval or SANDBOX_INTERVAL, deadline=timeout)
+        async with SandboxOTP(wam) as inbox:
+            await follow(wam, out, deployment_id, otp=inbox, policy=policy, started=started)
+    else:
+        policy = PollPolicy(interval=interval, deadline=timeout)
+        await follow(wam, out, deployment_id, otp=PromptOTP(), policy=policy, started=started)
+
+
+@api_command(short_help="Show a deployment and its state.")
+@click.argument("deployment_id")
+async def status(wam: WhatsAppManager, out: Output, deployment_id: str) -> None:
+    """Show deployment DEPLOYMENT_ID: its state (and why, for ERROR) and number."""
+    out.deployment(await wam.deployments.get(deployment_id))
+
+
+@api_command("list", short_help="List the account's deployments.")
+async def list_deployments(wam: WhatsAppManager, out: Output) -> None:
+    """List every deployment of the account, with its state (JSON: an array)."""
+    deployments = await wam.deployments.list()
+    if out.json_mode:
+        out.json(deployments)
+        return
+    rows = [
+        [
+            d.deployment_id,
+            str(d.state or ""),
+            f"+{d.country_code or ''} {d.number or ''}",
+            d.waba_id or "",
+        ]
+        for d in deployments
+    ]
+    out.table(["DEPLOYMENT", "STATE", "NUMBER", "WABA ID"], rows, style_column=1)
+
+
+@api_command(short_help="Follow a deployment's state changes live.")
+@click.argument("deployment_id")
+@_watch_options
+async def watch(
+    wam: WhatsAppManager,
+    out: Output,
+    deployment_id: str,
+    interval: float | None,
+    timeout: float | None,
+) -> None:
+    """Follow DEPLOYMENT_ID live, one line per state change with its timing, until it is
+    READY (exit 0), ERROR or deleted (exit 4), or --timeout passes (exit 5).
+
+    It only watches: verify the OTP with 'wamanager verify' (or use 'deploy --watch').
+    With --json, one JSON object per event (JSON lines).
+    """
+    await follow(wam, out, deployment_id, policy=PollPolicy(interval=interval, deadline=timeout))
+
+
+@api_command(short_help="Submit the OTP code a number received.")
+@click.argument("deployment_id")
+@click.argument("code", required=False)
+async def verify(wam: WhatsAppManager, out: Output, deployment_id: str, code: str | None) -> None:
+    """Submit the OTP CODE that the number of DEPLOYMENT_ID received (asked for when not
+    given, so that it stays out of the shell history)."""
+    if code is None:
+        code = await in_daemon_thread(lambda: read_line("OTP code"))
+    result = await wam.otp.verify(deployment_id, code)
+    if out.json_mode:
+        out.json(result)
+    else:
+        out.line(f"code accepted: {result.deployment_id or deployment_id} is {result.status}")
+
+
+@api_command(short_help="Have a new OTP code sent.")
+@click.argument("deployment_id")
+@click.option(
+    "--method", type=click.Choice(["sms", "voice"]), default="sms", help="How to send it."
+)
+async def resend(wam: WhatsAppManager, out: Output, deployment_id: str, method: str) -> None:
+    """Have a new OTP code sent to the number of DEPLOYMENT_ID; the old code stops working."""
+    result = await wam.otp.resend(deployment_id, method=method)
+    if out.json_mode:
+        out.json(result)
+    else:
+        out.line(f"a new code is on its way by {result.method or method}")
+
+
+@api_command(json_output=False, short_help="Delete a deployment.")
+@click.argument("deployment_id")
+async def delete(wam: WhatsAppManager, out: Output, deployment_id: str) -> None:
+    """Delete DEPLOYMENT_ID: it moves to DELETING, then DELETED."""
+    await wam.deployments.delete(deployment_id)
+    out.line(f"deleting {deployment_id} (DELETING, then DELETED)")
+
+
+COMMANDS = (deploy, status, list_deployments, watch, verify, resend, delete)
