@@ -229,6 +229,32 @@ async def test_a_cancelled_run_resumes_from_its_journal(
     assert gate.counts["POST", "deployments"] - first_creates <= 60 - len(resumed)
 
 
+async def test_a_resumed_run_paces_only_the_numbers_it_works_on(
+    served: tuple[SandboxHandle, Gate], tmp_path: Path
+) -> None:
+    """Numbers skipped as READY in the journal and invalid rows finish at once: they do not
+    count in the rate, so a resumed run's ETA is not made absurdly short."""
+    sandbox, _ = served
+    journal = tmp_path / "run.sqlite"
+    items = [*(request(n) for n in range(4)), DeploymentRequest("44", "77-00", "c", "1")]
+    events: list[BulkEvent] = []
+    async with client(sandbox) as wam:
+        await run(wam, sandbox, range(4), journal=journal)
+        report = await provision_many(
+            wam,
+            items,
+            otp=sandbox.otp_provider,
+            clock=SandboxTime(sandbox.clock),
+            policy=POLICY,
+            journal=journal,
+            on_event=events.append,
+        )
+    assert report.counts == {"ready": 4, "invalid": 1}
+    last = events[-1]
+    assert isinstance(last, BulkProgress)
+    assert (last.done, last.failed, last.rate_per_minute, last.eta_seconds) == (4, 1, 0.0, 0.0)
+
+
 async def test_a_journal_of_another_request_list_is_refused(
     served: tuple[SandboxHandle, Gate], tmp_path: Path
 ) -> None:

@@ -92,7 +92,8 @@ class BulkProgress:
     in_flight: int
     #: Numbers in flight per deployment state (``"pending"`` before the first poll).
     by_state: Mapping[str, int]
-    #: Numbers finished (READY or failed) per minute so far.
+    #: Numbers finished (READY or failed) per minute so far in this run; numbers found READY
+    #: in the journal and invalid rows do not count.
     rate_per_minute: float
     #: Seconds until the last number is expected to finish, at that rate (``None``: unknown).
     eta_seconds: float | None
@@ -512,9 +513,12 @@ class _Run:
         failed = len(self.outcomes) - done
         elapsed = max(self.clock.now() - self.started, 1e-9)
         finished = done + failed
-        rate = finished / elapsed * 60
+        # Only numbers worked on in this run set the pace: those found READY in the journal
+        # and invalid rows finish at once, and would make a resumed run's ETA far too short.
+        worked = sum(1 for o in self.outcomes.values() if not o.resumed and o.status != "invalid")
+        rate = worked / elapsed * 60
         remaining = self.total - finished
-        eta = remaining / (finished / elapsed) if finished else None
+        eta = remaining / (worked / elapsed) if worked else None
         return BulkProgress(
             at=_now(),
             total=self.total,

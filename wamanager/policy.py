@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
@@ -72,6 +72,10 @@ def _freeze_intervals(
     return frozen
 
 
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_seconds(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -97,10 +101,7 @@ _OPTIONAL_POSITIVE = _check(
 )
 _FRACTION = _check(lambda v: _is_seconds(v) and 0.0 <= v <= 1.0, "must be within [0, 1]")
 _FACTOR = _check(lambda v: _is_seconds(v) and v >= 1.0, "must be a number >= 1")
-_COUNT = _check(
-    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-    "must be a whole number >= 0",
-)
+_COUNT = _check(lambda v: _is_count(v) and v >= 0, "must be a whole number >= 0")
 _BOOL = _check(lambda v: isinstance(v, bool), "must be True or False")
 
 
@@ -218,10 +219,6 @@ class OTPPolicy:
     fallback_to_voice: bool = attrs.field(default=False, validator=_BOOL)
 
 
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 @attrs.frozen
 class OTPProgress:
     """Where the OTP step of one deployment is: a frozen record, serialisable as JSON.
@@ -300,10 +297,14 @@ def _optional_number(value: object) -> bool:
     return value is None or _is_seconds(value)
 
 
+def _non_negative_count(value: object) -> bool:
+    return _is_count(value) and value >= 0
+
+
 _FIELD_CHECKS: Mapping[str, Callable[[object], bool]] = {
-    "codes_requested": lambda v: _is_count(v) and v >= 0,  # type: ignore[operator]
-    "rejected": lambda v: _is_count(v) and v >= 0,  # type: ignore[operator]
-    "resends": lambda v: _is_count(v) and v >= 0,  # type: ignore[operator]
+    "codes_requested": _non_negative_count,
+    "rejected": _non_negative_count,
+    "resends": _non_negative_count,
     "verified": lambda v: isinstance(v, bool),
     "awaiting": lambda v: isinstance(v, bool),
     "code_since": _optional_number,

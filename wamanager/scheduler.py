@@ -19,7 +19,10 @@ scheduler decides when and how:
 Only the watched items of a list are parsed into models. The list may answer an array, an
 object wrapping an array, or a single deployment; anything else (an error status, another
 shape, an item that does not parse, a deployment missing from it) falls back to single GETs
-for the polls concerned, in the same cycle, so a bad list never stalls a watcher. After
+for the polls concerned, in the same cycle, so a bad list never stalls a watcher. A list
+answered 429 (after the session has waited out what it could) is the account's limit, not
+the list's fault: every poll of the cycle then raises :class:`~wamanager.errors.Throttled`
+and its watcher backs off, rather than multiplying the requests with single GETs. After
 ``list_failures_allowed`` failures in a row, lists are turned off for ``list_backoff``
 seconds, doubling (up to ``max_list_backoff``) while they keep failing; 404/405/501 turn
 them off for good.
@@ -38,7 +41,7 @@ import anyio.lowlevel
 import attrs
 
 from .clock import Clock
-from .errors import APIError
+from .errors import APIError, Throttled
 from .models import Deployment, structure
 
 __all__ = ["PollScheduler", "PollStats", "align", "list_items", "list_pays"]
@@ -141,7 +144,7 @@ class _Cycle:
     ``orphaned`` when its leader was cancelled, and its polls then register again.
     """
 
-    __slots__ = ("count", "members", "snapshots", "state", "wake", "waves")
+    __slots__ = ("count", "error", "members", "snapshots", "state", "wake", "waves")
 
     def __init__(self) -> None:
         self.members: dict[str, int] = {}  # deployment id -> polls waiting for it
@@ -150,6 +153,7 @@ class _Cycle:
         self.waves: list[anyio.Event] = []
         self.wake = anyio.CancelScope()  # cancelled to wake the sleeping leader early
         self.snapshots: Mapping[str, Deployment] = {}
+        self.error: Throttled | None = None  # the account is throttled: every poll backs off
 
     def join(self, deployment_id: str) -> int:
         """Count a poll in; the wave it will be woken with."""
@@ -305,6 +309,10 @@ class PollScheduler:
         if cycle.state == "orphaned":
             # The leader was cancelled before serving: register again for what is left.
             return await self._poll(deployment_id, slot - clock.now(), interval, clock)
+        if cycle.error is not None:
+            # Every waiter raises the one error; reset the traceback each time so it does
+            # not grow with every task that re-raises it.
+            raise cycle.error.with_traceback(None)
         snapshot = cycle.snapshots.get(deployment_id)
         if snapshot is not None:
             return snapshot
@@ -345,10 +353,17 @@ class PollScheduler:
                 for other in nearby:
                     other.state = "serving"
                 joined.extend(nearby)
-                snapshots = await self._from_list(wanted)
-                self._remember(clock, slot, snapshots)
-                for served in joined:
-                    served.snapshots = snapshots
+                try:
+                    snapshots = await self._from_list(wanted)
+                except Throttled as exc:
+                    # The account's limit, not the list's fault: single GETs would only add
+                    # requests, so every poll of the cycle backs off instead.
+                    for served in joined:
+                        served.error = exc
+                else:
+                    self._remember(clock, slot, snapshots)
+                    for served in joined:
+                        served.snapshots = snapshots
             for served in joined:
                 served.state = "served"
                 served.wake.cancel()
@@ -372,6 +387,8 @@ class PollScheduler:
         self.stats.list_calls += 1
         try:
             data = await self._get_list()
+        except Throttled:
+            raise
         except APIError as exc:
             if exc.status in _LIST_UNSUPPORTED:
                 self._lists_supported = False

@@ -9,7 +9,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from wamanager import APIError, Deployment, NotFound, PollScheduler, ServerError
+from wamanager import APIError, Deployment, NotFound, PollScheduler, ServerError, Throttled
 from wamanager.models import CurrentState
 from wamanager.scheduler import REQUEST_OVERHEAD_BYTES, WAVE, align, list_items, list_pays
 from wamanager.states import DeploymentState
@@ -268,6 +268,37 @@ async def test_failing_lists_fall_back_then_turn_off_for_a_while() -> None:
     assert fake.lists == 2  # then off for a minute (real time)
     assert fake.gets == 5 * 4
     assert scheduler.stats.list_failures == 2
+
+
+async def test_a_throttled_list_backs_every_poll_off_instead_of_fanning_out() -> None:
+    """A list answered 429 is the account's limit: every poll of the cycle raises Throttled
+    (its watcher backs off), no single GET is made, and lists stay on."""
+    fake = FakeAPI(list("abcd"))
+    fake.list_error = Throttled(429, retry_after=2.0)
+    scheduler = _scheduler(fake, list_failures_allowed=1)
+    clock = StepClock()
+    for _ in range(3):
+        found = await _poll_all_raising(scheduler, list("abcd"), clock)
+        assert all(isinstance(v, Throttled) for v in found.values())
+    assert (fake.lists, fake.gets) == (3, 0)
+    assert scheduler.stats.list_failures == 0
+
+
+async def _poll_all_raising(
+    scheduler: PollScheduler, ids: list[str], clock: StepClock
+) -> dict[str, Deployment | BaseException]:
+    found: dict[str, Deployment | BaseException] = {}
+
+    async def one(i: str) -> None:
+        try:
+            found[i] = await scheduler.poll(i, delay=1.0, interval=1.0, clock=clock)
+        except Throttled as exc:
+            found[i] = exc
+
+    async with anyio.create_task_group() as tg:
+        for i in ids:
+            tg.start_soon(one, i)
+    return found
 
 
 @pytest.mark.parametrize("status", [404, 405, 501])

@@ -7,7 +7,8 @@ Modules: ``_app`` (the root group; errors, exit codes and closed pipes, in one p
 ``_errors`` (pure: an error's exit code and the lines that explain it), ``_options`` (the
 common options, credentials from the environment and flags), ``_output`` (JSON, or tables
 and colour on a terminal, plain text elsewhere), and the commands: ``_deployments``,
-``_profile``, ``_stickers``, ``_sandbox`` (``sandbox`` and ``demo``, run by ``_demo``).
+``_bulk``, ``_profile``, ``_stickers``, ``_sandbox`` (``sandbox`` and ``demo``, run by
+``_demo``).
 """
 
 from __future__ import annotations

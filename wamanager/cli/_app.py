@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import click
 
 from .._version import __version__
-from . import _deployments, _profile, _sandbox, _stickers
+from . import _bulk, _deployments, _profile, _sandbox, _stickers
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code, explain, unwrap
 from ._options import Settings
 
@@ -51,7 +51,7 @@ def cli(ctx: click.Context) -> None:
         ctx.exit(EXIT_USAGE)
 
 
-for _module in (_deployments, _profile, _stickers, _sandbox):
+for _module in (_deployments, _bulk, _profile, _stickers, _sandbox):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
