@@ -884,3 +884,17 @@ async def test_errors_carry_no_internal_context(
         await client.deployments.get(DEP)
     assert caught.value.__context__ is None
     assert caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"tags": {1, 2}}, "body"), ({"score": math.nan}, "body"), ({"a": ["x", "\udfff"]}, "a[1]")],
+)
+async def test_a_body_that_is_not_json_is_refused_before_sending(
+    body: Any, field: str, api: FakeAPI, client: WhatsAppManager
+) -> None:
+    """A set, a NaN or a lone surrogate in a request body raises ValidationError, unsent."""
+    with pytest.raises(ValidationError) as caught:
+        await client.session.request("POST", "/deployments", json_body=body)
+    assert caught.value.fields == (field,)
+    assert api.requests == []
