@@ -4,9 +4,11 @@ Users rarely know their account's rate limit, so the client learns it from the 4
 answers. Ideas from botocore's adaptive retry mode (a token bucket whose rate a CUBIC
 calculator moves) and from TCP congestion control, with three changes:
 
-* **A gentle start.** The first requests go out at :data:`~wamanager._constants.INITIAL_RATE`
+* **A gentle start.** Concurrent requests start at :data:`~wamanager._constants.INITIAL_RATE`
   (10/s), spaced, never as a herd. While requests queue and no 429 has come, the rate doubles
-  every :data:`~wamanager._constants.DOUBLING_TIME` seconds (slow start).
+  every :data:`~wamanager._constants.DOUBLING_TIME` seconds (slow start). Until the first 429
+  a request with no other in flight is not spaced at all: one at a time is no herd, and a
+  caller that awaits each answer is already held back by the answers.
 * **A decrease to what the server accepted.** On an account 429 the rate drops to
   ``DECREASE_FACTOR`` (0.9) times the rate of accepted (non-429) answers over the last second
   (or the last 20 answers, at low rates) — :func:`accepted_rate` — not to a fraction of
