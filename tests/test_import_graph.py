@@ -26,7 +26,7 @@ LAYERS: dict[str, set[str]] = {
     "errors": {"models", "states"},
     "policy": {"errors", "models", "states"},
     "events": {"models", "states"},
-    "retry": set(),
+    "retry": {"errors", "_constants"},
     "ratelimit": {"errors", "_constants"},
     "_constants": set(),
     "auth": {"errors", "_constants"},

@@ -7,23 +7,30 @@
 =================  ==============================================================
 
 No ``repr()`` and no exception message here ever shows a secret, a private key or a token.
+Every value is checked at construction (:class:`~wamanager.errors.ValidationError` naming
+the field): a value that could not be sent in a header (a line break, a lone surrogate)
+fails here, not at the first request.
+
+PyJWT and cryptography are imported only when a :class:`JWTAuth` is made, so
+``import wamanager`` stays light for Basic and bearer-token users.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 __all__ = ["Auth", "BasicAuth", "BearerToken", "JWTAuth"]
 
@@ -39,10 +46,22 @@ class Auth(Protocol):
         ...
 
 
-def _require(value: object, field: str) -> str:
+#: Characters no credential may hold: controls (a pasted trailing newline, say) and lone
+#: surrogates (not encodable).
+_UNSENDABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]").search
+#: A bearer token is visible ASCII (RFC 6750's b64token is a subset).
+_TOKEN = re.compile(r"[\x21-\x7e]+").fullmatch
+
+
+def _require(value: object, field: str, *, model: str = "credentials") -> str:
+    """A non-empty string that can be sent; ValidationError naming ``field`` (never the value)."""
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError([(field, "must be a non-empty string")], model="credentials")
-    return value
+        reason = "must be a non-empty string"
+    elif _UNSENDABLE(value):
+        reason = "must not contain control characters (a trailing newline?) or lone surrogates"
+    else:
+        return value
+    raise ValidationError([(field, reason)], model=model)
 
 
 class BasicAuth:
@@ -51,8 +70,14 @@ class BasicAuth:
     __slots__ = ("_header", "api_key")
 
     def __init__(self, api_key: str, api_secret: str) -> None:
-        self.api_key = _require(api_key, "api_key")
-        token = base64.b64encode(f"{api_key}:{_require(api_secret, 'api_secret')}".encode())
+        self.api_key = _require(api_key, "api_key", model="BasicAuth")
+        secret = _require(api_secret, "api_secret", model="BasicAuth")
+        if ":" in api_key:
+            raise ValidationError(
+                [("api_key", "must not contain ':' (it separates key and secret)")],
+                model="BasicAuth",
+            )
+        token = base64.b64encode(f"{api_key}:{secret}".encode())
         self._header = f"Basic {token.decode('ascii')}"
 
     def authorization(self) -> str:
@@ -69,7 +94,13 @@ class BearerToken:
     __slots__ = ("_header",)
 
     def __init__(self, token: str) -> None:
-        self._header = f"Bearer {_require(token, 'token')}"
+        _require(token, "token", model="BearerToken")
+        if not _TOKEN(token):
+            raise ValidationError(
+                [("token", "must be visible ASCII without spaces, as sent in a header")],
+                model="BearerToken",
+            )
+        self._header = f"Bearer {token}"
 
     def authorization(self) -> str:
         """``Bearer <token>``."""
@@ -84,10 +115,16 @@ PrivateKey = str | bytes | os.PathLike[str]
 
 def _load_private_key(private_key: PrivateKey) -> RSAPrivateKey:
     """Read an RSA private key from PEM text, PEM bytes, or a path to a PEM file."""
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     if isinstance(private_key, bytes):
         pem = private_key
     elif isinstance(private_key, str) and "-----BEGIN" in private_key:
-        pem = private_key.encode()
+        try:
+            pem = private_key.encode()
+        except UnicodeEncodeError:
+            pem = b""  # a lone surrogate: not a key (load_pem_private_key says so)
     elif isinstance(private_key, (str, os.PathLike)):
         path = Path(private_key)
         # A str that is neither PEM nor a path may be key material (a PEM without its
@@ -146,7 +183,17 @@ class JWTAuth:
     or is not RSA, raises :class:`~wamanager.errors.ValidationError` here, at construction.
     """
 
-    __slots__ = ("_clock", "_expires", "_key", "_token", "application_id", "refresh_margin", "ttl")
+    __slots__ = (
+        "_clock",
+        "_encode",
+        "_expires",
+        "_header",
+        "_key",
+        "_token",
+        "application_id",
+        "refresh_margin",
+        "ttl",
+    )
 
     def __init__(
         self,
@@ -157,18 +204,35 @@ class JWTAuth:
         refresh_margin: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.application_id = _require(application_id, "application_id")
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 30 <= ttl <= 86_400:
+        self.application_id = _require(application_id, "application_id", model="JWTAuth")
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 30 <= ttl <= 86_400:
             # Vonage refuses a token more than 24 hours after its iat, whatever its exp.
             raise ValidationError(
                 [("ttl", "must be an int from 30 to 86400 seconds (Vonage's 24-hour maximum)")],
                 model="JWTAuth",
             )
+        if refresh_margin is None:
+            refresh_margin = min(60.0, ttl / 5)
+        elif (
+            isinstance(refresh_margin, bool)
+            or not isinstance(refresh_margin, (int, float))
+            or not (math.isfinite(refresh_margin) and 0 <= refresh_margin < ttl)
+        ):
+            raise ValidationError(
+                [("refresh_margin", "must be a number of seconds >= 0 and below ttl")],
+                model="JWTAuth",
+            )
+        if not callable(clock):
+            raise ValidationError([("clock", "must be callable")], model="JWTAuth")
+        import jwt  # PyJWT (and cryptography) load only for JWT users
+
+        self._encode = jwt.encode
         self._key = _load_private_key(private_key)
         self.ttl = ttl
-        self.refresh_margin = min(60.0, ttl / 5) if refresh_margin is None else refresh_margin
+        self.refresh_margin = float(refresh_margin)
         self._clock = clock
         self._token = ""
+        self._header = ""
         self._expires = 0.0
 
     def token(self) -> str:
@@ -182,13 +246,15 @@ class JWTAuth:
                 "exp": issued + self.ttl,
                 "jti": str(uuid.uuid4()),
             }
-            self._token = jwt.encode(claims, self._key, algorithm="RS256")
+            self._token = self._encode(claims, self._key, algorithm="RS256")
+            self._header = f"Bearer {self._token}"
             self._expires = float(issued + self.ttl)
         return self._token
 
     def authorization(self) -> str:
-        """``Bearer <jwt>``."""
-        return f"Bearer {self.token()}"
+        """``Bearer <jwt>`` (the same string object until the token is re-signed)."""
+        self.token()
+        return self._header
 
     def __repr__(self) -> str:
         return (

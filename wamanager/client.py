@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import random
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import anyio
 
 from .auth import Auth, BasicAuth, JWTAuth
 from .errors import ValidationError
@@ -18,15 +15,7 @@ from .models import OTPMethod
 from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from .retry import RetryPolicy
 from .scheduler import PollScheduler
-from .session import (
-    DEFAULT_BASE_URL,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    NotGiven,
-    Session,
-    Sleep,
-    Timeout,
-)
+from .session import NOT_GIVEN, NotGiven, Session, Sleep, Timeout
 from .watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
 
 if TYPE_CHECKING:
@@ -35,58 +24,109 @@ if TYPE_CHECKING:
 __all__ = ["WhatsAppManager"]
 
 
+class _Shared:
+    """What a client and its ``with_options`` copies share besides the session's transport
+    (credentials, connection pool, rate limiter, lifecycle): the poll scheduler."""
+
+    __slots__ = ("scheduler",)
+
+    def __init__(self) -> None:
+        self.scheduler: PollScheduler | None = None
+
+
 class WhatsAppManager:
     """Async client for the WhatsApp Provisioning API.
 
     Use it as an async context manager (or call :meth:`close`)::
 
-        async with WhatsAppManager(auth=BasicAuth(key, secret)) as wam:
+        async with WhatsAppManager(auth=JWTAuth(application_id, private_key)) as wam:
             deployment = await wam.deployments.get(deployment_id)
 
     Resource groups: :attr:`deployments`, :attr:`otp`, :attr:`profile`, :attr:`stickerpacks`
-    and :attr:`stickers`.
+    and :attr:`stickers`. Every argument is checked here: bad values raise
+    :class:`~wamanager.errors.ValidationError` naming each one, before any request. An
+    argument left out takes the default below (from :mod:`wamanager._constants`).
 
     Args:
-        auth: :class:`~wamanager.BasicAuth`, :class:`~wamanager.JWTAuth` or
+        auth: :class:`~wamanager.JWTAuth`, :class:`~wamanager.BasicAuth` or
             :class:`~wamanager.BearerToken`.
-        base_url: the API root; point it at a sandbox for tests and demos.
-        timeout: seconds (or a :class:`~wamanager.Timeout`) for one attempt of one request.
-        max_retries: retries of transient failures (0 disables them); default 2.
+        base_url: the API root, ``http(s)://host/...``; point it at a sandbox for tests and
+            demos. Default: the production API.
+        timeout: seconds (or a :class:`~wamanager.Timeout`) for one attempt of one request,
+            counted from when it is sent; > 0, or ``None`` for none. Default 30 (connect 10).
+        max_retries: retries of transient failures (5xx, dropped connections, timeouts,
+            cut-short bodies; 0 disables them); 429s do not count. Default 2.
         retry: the full :class:`~wamanager.RetryPolicy`, if ``max_retries`` is not enough.
-        rate_limit: requests per second across the whole client (``None``: no limit).
-        rate_burst: requests allowed at once before ``rate_limit`` spaces them.
+        rate_limit: a ceiling in requests per second for the whole client. The client
+            learns the account's limit from its 429s without it; when given, requests are
+            spaced at this rate from the start. Default: none, learned.
+        rate_burst: requests allowed at once before the rate spaces them. Default 1.
+        throttle_budget: seconds one call may spend waiting out 429s (from its first 429)
+            before it raises :class:`~wamanager.errors.Throttled`. Default 120.
+        max_response_size: bytes of a response body above which it is refused
+            (:class:`~wamanager.errors.UnexpectedResponse`). Default 10 MiB.
         session: an :class:`aiohttp.ClientSession` of yours; used as is, never closed here.
+            Default: the client's own, with a pool of 100 connections.
         sleep: how to wait between retries (inject a fake in tests).
+        rng: the random source of jitter, returning floats in [0, 1) (inject in tests).
     """
+
+    session: Session
+    _shared: _Shared
 
     def __init__(
         self,
         auth: Auth,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        rate_limit: float | None = None,
-        rate_burst: int = 1,
-        session: aiohttp.ClientSession | None = None,
-        sleep: Sleep = anyio.sleep,
-        rng: Callable[[], float] = random.random,
+        base_url: str | NotGiven = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        rate_limit: float | NotGiven | None = NOT_GIVEN,
+        rate_burst: int | NotGiven = NOT_GIVEN,
+        throttle_budget: float | NotGiven = NOT_GIVEN,
+        max_response_size: int | NotGiven = NOT_GIVEN,
+        session: aiohttp.ClientSession | NotGiven | None = NOT_GIVEN,
+        sleep: Sleep | NotGiven = NOT_GIVEN,
+        rng: Callable[[], float] | NotGiven = NOT_GIVEN,
+        _parent: WhatsAppManager | None = None,
     ) -> None:
-        self._bind(
-            Session(
-                auth,
-                base_url=base_url,
-                timeout=timeout,
-                retry=retry,
-                max_retries=max_retries,
-                rate_limit=rate_limit,
-                rate_burst=rate_burst,
-                session=session,
-                sleep=sleep,
-                rng=rng,
-            )
-        )
+        per_call = {
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "retry": retry,
+            "throttle_budget": throttle_budget,
+            "max_response_size": max_response_size,
+        }
+        given: dict[str, Any] = {k: v for k, v in per_call.items() if v is not NOT_GIVEN}
+        if _parent is not None:
+            # A with_options copy: per-call options over the parent's; everything else (the
+            # connection pool, rate limiter, lifecycle, scheduler) is the parent's own.
+            session_ = _parent.session.with_options(**given)
+            self._shared = _parent._shared
+        else:
+            shared: dict[str, Any] = {
+                "base_url": base_url,
+                "rate_limit": rate_limit,
+                "rate_burst": rate_burst,
+                "session": session,
+                "sleep": sleep,
+                "rng": rng,
+            }
+            given.update((k, v) for k, v in shared.items() if v is not NOT_GIVEN)
+            session_ = Session(auth, **given)
+            self._shared = _Shared()
+        self.session = session_
+        #: Create, get, list and delete deployments.
+        self.deployments = Deployments(session_)
+        #: Verify the OTP, or have it sent again.
+        self.otp = OTP(session_)
+        #: The business profile and its photo.
+        self.profile = Profiles(session_)
+        #: Sticker packs.
+        self.stickerpacks = Stickerpacks(session_)
+        #: Stickers inside a pack.
+        self.stickers = Stickers(session_)
 
     @classmethod
     def from_env(
@@ -141,46 +181,47 @@ class WhatsAppManager:
             client_kwargs.setdefault("base_url", base_url)
         return cls(auth, **client_kwargs)
 
-    def _bind(self, session: Session) -> None:
-        self.session = session
-        self._scheduler: PollScheduler | None = None
-        #: Create, get, list and delete deployments.
-        self.deployments = Deployments(session)
-        #: Verify the OTP, or have it sent again.
-        self.otp = OTP(session)
-        #: The business profile and its photo.
-        self.profile = Profiles(session)
-        #: Sticker packs.
-        self.stickerpacks = Stickerpacks(session)
-        #: Stickers inside a pack.
-        self.stickers = Stickers(session)
-
     def with_options(
         self,
         *,
         timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+        throttle_budget: float | NotGiven = NOT_GIVEN,
+        max_response_size: int | NotGiven = NOT_GIVEN,
     ) -> WhatsAppManager:
-        """A client with other timeouts or retries for some calls, sharing this one's
-        connections, rate limit and lifecycle::
+        """A client with other per-call options for some calls::
 
             await wam.with_options(timeout=5, max_retries=0).deployments.get(dep_id)
+
+        Built through the constructor (so the same checks apply); options not given are this
+        client's. The copy shares this client's connections, rate limiter, lifecycle (closing
+        either closes both) and poll scheduler (its watchers batch with this client's).
         """
-        copy = object.__new__(WhatsAppManager)
-        copy._bind(self.session.with_options(timeout=timeout, max_retries=max_retries, retry=retry))
-        return copy
+        return WhatsAppManager(
+            self.session.auth,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            throttle_budget=throttle_budget,
+            max_response_size=max_response_size,
+            _parent=self,
+        )
 
     @property
     def scheduler(self) -> PollScheduler:
-        """The poll scheduler every watcher of this client shares (created on first use)."""
-        if self._scheduler is None:
+        """The poll scheduler every watcher of this client and its copies shares (created on
+        first use)."""
+        shared = self._shared
+        if shared.scheduler is None:
             # A failed list falls back to single GETs at once, so the list is never retried.
             lists = self.session.with_options(max_retries=0)
-            self._scheduler = PollScheduler(
-                self.deployments.get, functools.partial(lists.request, "GET", "/deployments")
-            )
-        return self._scheduler
+
+            async def get_list() -> Any:
+                return (await lists.request("GET", "/deployments")).data
+
+            shared.scheduler = PollScheduler(self.deployments.get, get_list)
+        return shared.scheduler
 
     def watch(
         self,

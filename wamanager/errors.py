@@ -16,7 +16,7 @@ WhatsAppManagerError
 │   │   └── InvalidParameters   #unprocessable-profile-update
 │   ├── Throttled               429  #throttled (.retry_after)
 │   └── ServerError             5xx
-├── UnexpectedResponse          a success status with a body of the wrong shape
+├── UnexpectedResponse          an answer the client cannot use (redirect, oversized, bad shape)
 ├── TransportError              no usable HTTP answer
 │   ├── ConnectionFailed        could not connect, or the connection dropped
 │   └── RequestTimeout          also a builtin TimeoutError
@@ -206,7 +206,12 @@ class InvalidParameters(Unprocessable):
 
 
 class Throttled(APIError):
-    """429: too many requests. ``retry_after`` is the wait the API asked for, in seconds."""
+    """429: too many requests. ``retry_after``: seconds to wait before trying again.
+
+    That is the API's ``Retry-After`` (one second when it sent none), capped at the retry
+    policy's ``max_retry_after`` (60 s) and lengthened by up to 10% at random, so that
+    callers throttled together do not come back together.
+    """
 
     def __init__(
         self,
@@ -225,7 +230,9 @@ class ServerError(APIError):
 
 
 class UnexpectedResponse(WhatsAppManagerError):
-    """A success status whose body is not JSON or not the shape the spec gives."""
+    """An answer the client cannot use: a redirect (never followed; the message names its
+    ``Location``), a body over the size cap, or a success whose body is not JSON or not the
+    shape the spec gives. ``status`` is the HTTP status as received (201, 307…)."""
 
     def __init__(self, message: str, *, status: int, body: str = "") -> None:
         self.status = status

@@ -395,6 +395,7 @@ def _make_converter() -> cattrs.Converter:
 
     conv.register_structure_hook_factory(_is_homogeneous_tuple, tuple_hook)
     conv.register_structure_hook_factory(attrs.has, object_hook)
+    _register_deployment_fast_path(conv, object_hook(Deployment), object_hook(CurrentState))
     # ``str | Enum`` unions: accept any string on the way in, send the enum's value out.
     for enum_union in (OTPMethod | str, Vertical | str, Vertical | str | None):
         conv.register_structure_hook(enum_union, lambda value, _: value)
@@ -421,6 +422,68 @@ def _make_converter() -> cattrs.Converter:
         make_dict_unstructure_fn(StickerCreate, conv, emojis=override(omit_if_default=True)),
     )
     return conv
+
+
+_TEXT_OR_NONE = (str, type(None))
+_KNOWN_STATES = {state.value: state for state in DeploymentState}
+
+
+def _register_deployment_fast_path(
+    conv: cattrs.Converter,
+    slow_deployment: Callable[[Any, Any], Deployment],
+    slow_state: Callable[[Any, Any], CurrentState],
+) -> None:
+    """Hand-written hooks for the most parsed bodies (every poll is a ``Deployment``).
+
+    They build the model directly when every field is a plain string (or absent / null) and
+    hand anything else to the generated hooks, so results and errors are exactly theirs:
+    the fast path is only a shortcut for the shape the API always sends.
+    """
+
+    def current_state(value: Any, cls: Any) -> CurrentState:
+        if type(value) is dict:
+            title = value.get("title")
+            detail = value.get("detail")
+            if type(title) is str and (detail is None or type(detail) is str):
+                return CurrentState(_KNOWN_STATES.get(title) or DeploymentState(title), detail)
+        return slow_state(value, cls)
+
+    def deployment(value: Any, cls: Any) -> Deployment:
+        if type(value) is dict:
+            get = value.get
+            deployment_id = get("deployment_id")
+            waba_id = get("waba_id")
+            country_code = get("country_code")
+            number = get("number")
+            api_key = get("api_key")
+            state = get("current_state")
+            if (
+                type(deployment_id) is str
+                and type(waba_id) in _TEXT_OR_NONE
+                and type(country_code) in _TEXT_OR_NONE
+                and type(number) in _TEXT_OR_NONE
+                and type(api_key) in _TEXT_OR_NONE
+            ):
+                if state is None:
+                    return Deployment(deployment_id, waba_id, country_code, number, api_key)
+                if type(state) is dict:
+                    title = state.get("title")
+                    detail = state.get("detail")
+                    if type(title) is str and (detail is None or type(detail) is str):
+                        known = _KNOWN_STATES.get(title) or DeploymentState(title)
+                        return Deployment(
+                            deployment_id,
+                            waba_id,
+                            country_code,
+                            number,
+                            api_key,
+                            CurrentState(known, detail),
+                        )
+        # Not the plain shape: the generated hook decides, and words any error.
+        return slow_deployment(value, cls)
+
+    conv.register_structure_hook(CurrentState, current_state)
+    conv.register_structure_hook(Deployment, deployment)
 
 
 #: The one converter: wire dicts ⇄ models.

@@ -1,17 +1,22 @@
 """Retry decisions, as pure functions of their inputs.
 
-The session asks three questions after a failed attempt, and each answer is a function here,
+The session asks these questions after a failed attempt, and each answer is a function here,
 tested as a table with no clock and no sleep:
 
-* :func:`should_retry` — is another attempt allowed and safe?
+* :func:`should_retry` — after a 5xx, a dropped connection, a timeout or a cut-short body:
+  is another attempt allowed (``max_retries``) and safe (replay safety, below)?
 * :func:`parse_retry_after` — how long did the server ask us to wait?
 * :func:`retry_delay` — how long to wait before the next attempt?
+* :func:`throttle_wait` and :func:`within_throttle_budget` — after a 429: how long to hold
+  off, and may this call still wait? 429s never use up ``max_retries``: a call waits them out
+  for at most its throttle budget (seconds, from its first 429), then raises ``Throttled``.
 
 Safety rule: a request is *replay-safe* when sending it twice does no harm. GET, DELETE, PUT
-and PATCH are; ``POST /deployments`` is too (a repeat answers 409 number-in-use, and the
-existing deployment's id comes with it). Every other POST (``verify``, ``resend-otp``, sticker
-and sticker pack creation) is retried only when the request surely never reached the server:
-the connection could not be opened, or the server answered 429 before doing anything.
+and PATCH are; so are two POSTs: ``POST /deployments`` (a repeat answers 409 number-in-use,
+and the existing deployment's id comes with it) and the profile photo (a repeat sets the same
+photo again). Every other POST (``verify``, ``resend-otp``, sticker and sticker pack
+creation) is retried only when the request surely never reached the server: the connection
+could not be opened, or the server answered 429 before doing anything.
 """
 
 from __future__ import annotations
@@ -20,8 +25,21 @@ import enum
 import math
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import attrs
+
+from ._constants import (
+    DEFAULT_BACKOFF_JITTER,
+    DEFAULT_BACKOFF_MULTIPLIER,
+    DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_MAX_BACKOFF,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_RETRY_AFTER_JITTER,
+    DEFAULT_THROTTLE_WAIT,
+)
+from .errors import ValidationError
 
 __all__ = [
     "REPLAY_SAFE_METHODS",
@@ -32,6 +50,8 @@ __all__ = [
     "parse_retry_after",
     "retry_delay",
     "should_retry",
+    "throttle_wait",
+    "within_throttle_budget",
 ]
 
 #: Statuses that say "try again": throttling and the transient server errors.
@@ -57,6 +77,24 @@ class Failure(enum.Enum):
     MALFORMED = "malformed"
 
 
+def _number(*, minimum: float, maximum: float = math.inf, integer: bool = False) -> Any:
+    """An attrs validator: a finite number (an int if ``integer``) in [minimum, maximum]."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            kind = "an int" if integer else "a number"
+            reason = f"must be {kind}, not {type(value).__name__}"
+        elif not (math.isfinite(value) and minimum <= value <= maximum):
+            upper = "" if math.isinf(maximum) else f" and <= {maximum:g}"
+            reason = f"must be >= {minimum:g}{upper}, not {value!r}"
+        else:
+            return
+        raise ValidationError([(attribute.name, reason)], model=type(instance).__name__)
+
+    return check
+
+
 @attrs.frozen
 class RetryPolicy:
     """How many times to retry and how long to wait. Frozen; change it with ``attrs.evolve``.
@@ -64,17 +102,30 @@ class RetryPolicy:
     Waits grow as ``initial_backoff * multiplier ** (attempt - 1)``, capped at
     ``max_backoff``, and each is shortened by a random fraction of up to ``jitter``
     (so concurrent clients spread out). A ``Retry-After`` from the server replaces the
-    computed wait, capped at ``max_retry_after``.
+    computed wait: it is capped at ``max_retry_after`` and then lengthened by a random
+    fraction of up to ``retry_after_jitter``. A bad value raises
+    :class:`~wamanager.errors.ValidationError` naming the field.
     """
 
-    max_retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    initial_backoff: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    max_backoff: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
-    multiplier: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
-    jitter: float = attrs.field(
-        default=0.5, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+    max_retries: int = attrs.field(
+        default=DEFAULT_MAX_RETRIES, validator=_number(minimum=0, maximum=100, integer=True)
     )
-    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    initial_backoff: float = attrs.field(
+        default=DEFAULT_INITIAL_BACKOFF, validator=_number(minimum=0)
+    )
+    max_backoff: float = attrs.field(default=DEFAULT_MAX_BACKOFF, validator=_number(minimum=0))
+    multiplier: float = attrs.field(
+        default=DEFAULT_BACKOFF_MULTIPLIER, validator=_number(minimum=1)
+    )
+    jitter: float = attrs.field(
+        default=DEFAULT_BACKOFF_JITTER, validator=_number(minimum=0, maximum=1)
+    )
+    max_retry_after: float = attrs.field(
+        default=DEFAULT_MAX_RETRY_AFTER, validator=_number(minimum=0)
+    )
+    retry_after_jitter: float = attrs.field(
+        default=DEFAULT_RETRY_AFTER_JITTER, validator=_number(minimum=0, maximum=1)
+    )
 
 
 def should_retry(
@@ -85,7 +136,11 @@ def should_retry(
     status: int | None = None,
     replay_safe: bool,
 ) -> bool:
-    """Whether to make another attempt after attempt number ``attempt`` (1-based) failed."""
+    """Whether to make another attempt after attempt number ``attempt`` (1-based) failed.
+
+    ``attempt`` counts the attempts that failed for other reasons than a 429: the session
+    decides 429s with :func:`within_throttle_budget` instead.
+    """
     if attempt > max_retries:
         return False
     if failure is Failure.CONNECT:
@@ -129,10 +184,28 @@ def backoff_delay(attempt: int, policy: RetryPolicy, random: float) -> float:
     return ceiling * (1.0 - policy.jitter * random)
 
 
+def throttle_wait(retry_after: float | None, policy: RetryPolicy, random: float) -> float:
+    """The wait a server's ``Retry-After`` asks for: capped, then jittered upwards.
+
+    ``min(retry_after, max_retry_after) * (1 + retry_after_jitter * random)``; without a
+    (readable) ``Retry-After``, the base is one second. Never shorter than what the server
+    asked for, unless that exceeds the cap.
+    """
+    base = DEFAULT_THROTTLE_WAIT if retry_after is None else retry_after
+    return min(base, policy.max_retry_after) * (1.0 + policy.retry_after_jitter * random)
+
+
 def retry_delay(
     attempt: int, policy: RetryPolicy, *, retry_after: float | None, random: float
 ) -> float:
-    """The wait before the next attempt: ``Retry-After`` when given (capped), else backoff."""
+    """The wait before the next attempt: ``Retry-After`` when given (see
+    :func:`throttle_wait`), else the exponential backoff."""
     if retry_after is not None:
-        return min(retry_after, policy.max_retry_after)
+        return throttle_wait(retry_after, policy, random)
     return backoff_delay(attempt, policy, random)
+
+
+def within_throttle_budget(*, spent: float, wait: float, budget: float) -> bool:
+    """Whether a call that has spent ``spent`` seconds on 429s may wait ``wait`` more and
+    retry: the whole time spent on 429s must stay within ``budget``."""
+    return spent + wait <= budget

@@ -83,7 +83,7 @@ async def test_resend_too_soon_is_throttled(sandbox: SandboxHandle) -> None:
         dep_id = await code_sent(wam, sandbox)
         with pytest.raises(Throttled) as caught:
             await wam.otp.resend(dep_id)
-    assert caught.value.retry_after == 30
+    assert 30 <= caught.value.retry_after <= 33  # the cool-down, jittered by up to 10%
 
 
 async def test_resend_in_wrong_state_is_a_conflict(
@@ -353,19 +353,19 @@ async def test_rate_limit_answers_429_then_retries_succeed() -> None:
     """Over the per-account rate limit: 429 + Retry-After; a retrying client gets through."""
     config = SandboxConfig(clock=ManualClock(), rate_limit=1.0, rate_burst=2)
     async with run_sandbox(config) as sandbox:
-        async with sandbox_client(sandbox, max_retries=0) as wam:
+        async with sandbox_client(sandbox, throttle_budget=0) as wam:
             await wam.deployments.list()
             await wam.deployments.list()
             with pytest.raises(Throttled) as caught:
                 await wam.deployments.list()
-            assert caught.value.retry_after == 1
+            assert 1 <= caught.value.retry_after <= 1.1  # Retry-After, jittered up to 10%
             assert caught.value.headers["Retry-After"] == "1"
         sleep = FakeSleep(sandbox)
-        async with sandbox_client(sandbox, max_retries=3, sleep=sleep) as wam:
+        async with sandbox_client(sandbox, max_retries=0, sleep=sleep) as wam:
             assert await wam.deployments.list() == []
         # the client waited about Retry-After (real seconds) before its successful retry
         assert sleep.delays
-        assert all(0.9 <= delay <= 1.0 for delay in sleep.delays)
+        assert all(0.9 <= delay <= 1.1 for delay in sleep.delays)
 
 
 async def test_scenario_over_http() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import gzip
 import json
 import socket
 from collections import deque
@@ -114,6 +115,14 @@ class Captured:
 
 
 @attrs.frozen
+class Hold:
+    """A held answer: ``arrived`` is set when its request comes, ``release`` lets it go."""
+
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)
+    release: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+
+@attrs.frozen
 class Reply:
     """What the fake answers: a status and body, or a hang / a dropped connection."""
 
@@ -121,7 +130,8 @@ class Reply:
     body: str = ""
     headers: dict[str, str] = attrs.field(factory=dict)
     content_type: str = "application/json"
-    action: str = "answer"  # "answer" | "hang" | "drop"
+    action: str = "answer"  # "answer" | "hang" | "drop" | "chunked" | "gzip" | "hold"
+    hold: Hold | None = None  # for "hold"
 
 
 class FakeAPI:
@@ -157,6 +167,18 @@ class FakeAPI:
         """Queue a connection dropped before any answer."""
         self.replies.append(Reply(action="drop"))
 
+    def hold(self, status: int = 200, json_body: Any = None) -> Hold:
+        """Queue an answer sent only once the returned hold is released."""
+        hold = Hold()
+        body = "" if json_body is None else json.dumps(json_body)
+        self.replies.append(Reply(status, body, action="hold", hold=hold))
+        return hold
+
+    def stream(self, body: bytes, *, gzip_encoded: bool = False) -> None:
+        """Queue a 200 sent in chunks without a Content-Length (compressed if asked)."""
+        action = "gzip" if gzip_encoded else "chunked"
+        self.replies.append(Reply(200, body.decode("latin-1"), action=action))
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append(
@@ -178,6 +200,23 @@ class FakeAPI:
             assert request.transport is not None
             request.transport.abort()
             await self._forever.wait()
+        if reply.action == "hold":
+            assert reply.hold is not None
+            reply.hold.arrived.set()
+            await reply.hold.release.wait()
+        if reply.action in ("chunked", "gzip"):
+            payload = reply.body.encode("latin-1")
+            headers = {"Content-Type": reply.content_type}
+            if reply.action == "gzip":
+                payload = gzip.compress(payload)
+                headers["Content-Encoding"] = "gzip"
+            stream = web.StreamResponse(status=reply.status, headers=headers)
+            stream.enable_chunked_encoding()
+            await stream.prepare(request)
+            for start in range(0, len(payload), 65536):
+                await stream.write(payload[start : start + 65536])
+            await stream.write_eof()
+            return stream
         if reply.status == 204:
             return web.Response(status=204, headers=reply.headers)
         return web.Response(
@@ -553,9 +592,16 @@ OPS: dict[str, Op] = {
 }
 
 
+#: The rate ceiling of test clients: high enough that the limiter never spaces their
+#: requests, so recorded sleeps are retry waits only (pass rate_limit=None to test learning).
+UNSPACED = 1e6
+
+
 def client_for(api: FakeAPI, sleep: SleepRecorder, **kwargs: Any) -> WhatsAppManager:
-    """A client bound to the fake, with basic auth, recorded sleeps and no jitter."""
+    """A client bound to the fake, with basic auth, recorded sleeps, no jitter and no
+    spacing of requests (see UNSPACED)."""
     kwargs.setdefault("auth", BasicAuth(API_KEY, API_SECRET))
     kwargs.setdefault("base_url", api.base_url)
     kwargs.setdefault("rng", lambda: 0.0)
+    kwargs.setdefault("rate_limit", UNSPACED)
     return WhatsAppManager(sleep=sleep, **kwargs)

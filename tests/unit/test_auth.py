@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -292,3 +294,103 @@ def test_reprs_hide_secrets(pem: bytes) -> None:
     assert APP_ID in repr(jwt_auth)
     for line in _secret_lines(pem):
         assert line not in repr(jwt_auth)
+
+
+# --- what could not be sent in a header ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["abc\r\nX-Injected: 1", "abc def", "tök€n", "abc\ud800", "\x00abc", "abc\n"],
+    ids=["crlf", "space", "non-ascii", "surrogate", "nul", "newline"],
+)
+def test_bearer_token_that_is_not_a_header_value_is_rejected(token: str) -> None:
+    """A token with CR/LF, spaces, non-ASCII or a surrogate raises ValidationError, unquoted."""
+    with pytest.raises(ValidationError) as caught:
+        BearerToken(token)
+    assert caught.value.fields == ("token",)
+    assert token not in str(caught.value)
+    assert token not in repr(caught.value.args)
+    assert caught.value.__context__ is None
+
+
+@pytest.mark.parametrize(
+    ("key", "secret", "field"),
+    [
+        ("key:part", "s3cr3t-Qx7", "api_key"),
+        ("key\n", "s3cr3t-Qx7", "api_key"),
+        ("key", "s3cr3t-Qx7\n", "api_secret"),
+        ("key", "s3cr3t\ud800-Qx7", "api_secret"),
+        ("k\ud800", "s3cr3t-Qx7", "api_key"),
+    ],
+)
+def test_basic_credentials_that_cannot_be_sent_are_rejected(
+    key: str, secret: str, field: str
+) -> None:
+    """A key with ':' or a control character, or a secret with a newline or a surrogate,
+    raises ValidationError naming the field and never quoting the secret."""
+    with pytest.raises(ValidationError) as caught:
+        BasicAuth(key, secret)
+    assert caught.value.fields == (field,)
+    assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize("margin", [-1, 900, 1e9, float("nan"), "10", True])
+def test_jwt_rejects_a_bad_refresh_margin(margin: Any, pem: bytes) -> None:
+    """refresh_margin must be a number of seconds >= 0 and below ttl."""
+    with pytest.raises(ValidationError) as caught:
+        JWTAuth(APP_ID, pem, ttl=900, refresh_margin=margin)
+    assert caught.value.fields == ("refresh_margin",)
+
+
+def test_jwt_rejects_a_clock_that_is_not_callable(pem: bytes) -> None:
+    """clock must be callable."""
+    with pytest.raises(ValidationError) as caught:
+        JWTAuth(APP_ID, pem, clock=1234)  # type: ignore[arg-type]
+    assert caught.value.fields == ("clock",)
+
+
+def test_jwt_rejects_an_application_id_with_a_line_break(pem: bytes) -> None:
+    """An application id with a control character raises ValidationError."""
+    with pytest.raises(ValidationError) as caught:
+        JWTAuth(APP_ID + "\n", pem)
+    assert caught.value.fields == ("application_id",)
+
+
+def test_pem_text_with_a_lone_surrogate_is_rejected(pem: bytes) -> None:
+    """PEM text holding a lone surrogate raises ValidationError, not UnicodeEncodeError."""
+    text = pem.decode().replace("-----END", "\ud800-----END")
+    with pytest.raises(ValidationError) as caught:
+        JWTAuth(APP_ID, text)
+    assert caught.value.fields == ("private_key",)
+
+
+# --- imports -------------------------------------------------------------------------------
+
+_IMPORTS = """
+import sys
+import wamanager
+heavy = sorted(m for m in sys.modules if m == "jwt" or m.split(".")[0] == "cryptography")
+print("after import:", heavy)
+wamanager.BasicAuth("k", "s")
+wamanager.BearerToken("t")
+print("after basic:", sorted(m for m in sys.modules if m == "jwt"))
+"""
+
+
+def test_import_wamanager_loads_neither_pyjwt_nor_cryptography() -> None:
+    """`import wamanager` (and Basic or bearer auth) never imports jwt or cryptography."""
+    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", _IMPORTS], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "after import: []" in result.stdout
+    assert "after basic: []" in result.stdout
+
+
+def test_jwt_auth_imports_them_when_made(pem: bytes) -> None:
+    """JWTAuth imports PyJWT (and with it cryptography) on construction."""
+    code = f"import sys, wamanager; wamanager.JWTAuth('app', {pem!r}); print('jwt' in sys.modules)"
+    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "True"

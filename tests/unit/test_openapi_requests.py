@@ -296,9 +296,9 @@ VARIANTS = [
         id="sticker-first-party",
     ),
     pytest.param(
-        lambda c: c.deployments.get("id with space/and slash"),
+        lambda c: c.deployments.get("id with space%"),
         200,
-        {"deployment_id": "id with space/and slash"},
+        {"deployment_id": "id with space%"},
         id="encoded-id",
     ),
 ]

@@ -208,12 +208,13 @@ async def test_server_errors_map_to_server_error(
 async def test_throttled_carries_retry_after(
     op_id: str, api: FakeAPI, make_client: Callable[..., WhatsAppManager]
 ) -> None:
-    """Every operation maps 429 to Throttled with the Retry-After seconds (retries off)."""
+    """Every operation maps 429 to Throttled with the Retry-After seconds (no throttle budget)."""
     body = problem_from_schema(SPEC, {"$ref": "#/components/schemas/ErrorThrottled"})
     api.reply(429, body, headers={"Retry-After": "7"})
     with pytest.raises(Throttled) as caught:
-        await OPS[op_id].call(make_client(max_retries=0))
+        await OPS[op_id].call(make_client(throttle_budget=0))
     assert caught.value.retry_after == 7.0
+    assert len(api.requests) == 1
 
 
 BAD_BODIES = [
@@ -241,7 +242,7 @@ async def test_unreadable_error_body_still_maps_by_status(
     """A non-JSON or wrongly shaped error body still yields the class its status names."""
     api.reply(status, text=body, content_type=content_type)
     with pytest.raises(APIError) as caught:
-        await OPS["get_deployment"].call(make_client(max_retries=0))
+        await OPS["get_deployment"].call(make_client(max_retries=0, throttle_budget=0))
     assert type(caught.value) is CLASS_BY_STATUS[status]
     assert caught.value.body == body
     if "kept" in body:
@@ -397,3 +398,74 @@ async def test_sticker_emojis_are_sent_whole(
     api.reply(200, {"stickers": [{"index": "1"}]})
     await client.stickers.create(DEP, "pack", "media", emojis)
     assert api.requests[0].json["emojis"] == sent
+
+
+@pytest.mark.parametrize(
+    ("op_id", "status"),
+    [("createDeployment", 202), ("verify", 201), ("resend-otp", 202), ("getProfileInfo", 200)],
+)
+async def test_unexpected_response_carries_the_status_received(
+    op_id: str, status: int, api: FakeAPI, make_client: Callable[..., WhatsAppManager]
+) -> None:
+    """A wrongly shaped 201 or 202 raises UnexpectedResponse with that status, not 200."""
+    api.reply(status, ["not", "an", "object"])
+    with pytest.raises(UnexpectedResponse) as caught:
+        await OPS[op_id].call(make_client(max_retries=0))
+    assert caught.value.status == status
+
+
+async def test_empty_pack_list_names_the_status(api: FakeAPI, client: WhatsAppManager) -> None:
+    """A create-pack answer holding no pack raises UnexpectedResponse with its own status."""
+    api.reply(201, {"stickerpacks": []})
+    with pytest.raises(UnexpectedResponse) as caught:
+        await OPS["createStickerpacks"].call(client)
+    assert caught.value.status == 201
+
+
+@pytest.mark.parametrize("op_id", ["updateProfile", "updateProfilePhoto"])
+@pytest.mark.parametrize("failure", ["503", "drop", "malformed"])
+async def test_profile_and_photo_updates_are_retried_like_a_get(
+    op_id: str, failure: str, api: FakeAPI, client: WhatsAppManager
+) -> None:
+    """PATCH profile and POST photo are replay-safe: retried after a 5xx, a dropped
+    connection or a cut-short body, with the same body."""
+    op = OPS[op_id]
+    if failure == "503":
+        api.reply(503)
+    elif failure == "drop":
+        api.drop()
+        api.drop()  # aiohttp itself resends an idempotent PATCH once after a drop
+    else:
+        api.reply(op.status, text='{"image_url": "https://ww', content_type="application/json")
+    api.reply(op.status, op.body)
+    op.check(await op.call(client))
+    assert len({r.body for r in api.requests}) == 1
+    assert api.requests[-1].method == op.http_method
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        pytest.param(lambda c: c.deployments.create({"number": "1"}), "request", id="create"),
+        pytest.param(lambda c: c.profile.update(DEP, {"about": "x"}), "profile", id="profile"),
+    ],
+)
+async def test_wrong_argument_types_raise_validation_error(
+    call: Any, field: str, api: FakeAPI, client: WhatsAppManager
+) -> None:
+    """Passing a dict where a model belongs raises ValidationError naming the argument."""
+    with pytest.raises(wamanager.ValidationError) as caught:
+        await call(client)
+    assert caught.value.fields == (field,)
+    assert api.requests == []
+
+
+@pytest.mark.parametrize("namespace", ["what\nsapp", "\ud800"])
+async def test_unsendable_namespace_is_rejected(
+    namespace: str, api: FakeAPI, client: WhatsAppManager
+) -> None:
+    """A namespace with a control character or a lone surrogate raises ValidationError."""
+    with pytest.raises(wamanager.ValidationError) as caught:
+        await client.stickers.list(DEP, "pack", namespace=namespace)
+    assert caught.value.fields == ("namespace",)
+    assert api.requests == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -19,8 +20,11 @@ from wamanager import (
     StateConflict,
     Throttled,
     UnexpectedResponse,
+    ValidationError,
     WhatsAppManager,
+    WhatsAppManagerError,
 )
+from wamanager.ratelimit import Phase
 from wamanager.retry import (
     REPLAY_SAFE_METHODS,
     RETRYABLE_STATUSES,
@@ -29,6 +33,8 @@ from wamanager.retry import (
     parse_retry_after,
     retry_delay,
     should_retry,
+    throttle_wait,
+    within_throttle_budget,
 )
 
 from ._support import DEP, EXISTING, OPS, FakeAPI, SleepRecorder, deployment_request, refused_url
@@ -132,13 +138,44 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "expected"),
-    [(7.0, 7.0), (60.0, 60.0), (3600.0, 60.0), (0.0, 0.0)],
+    ("retry_after", "random", "expected"),
+    [
+        (7.0, 0.0, 7.0),
+        (7.0, 0.9, 7.0 * 1.09),  # jittered upwards by up to 10%, never shortened
+        (60.0, 0.5, 60.0 * 1.05),
+        (3600.0, 0.0, 60.0),  # capped first
+        (999999.0, 0.999, 60.0 * 1.0999),
+        (0.0, 0.7, 0.0),
+        (None, 0.0, 1.0),  # a 429 without Retry-After: one second
+        (None, 0.5, 1.05),
+    ],
 )
-def test_retry_after_replaces_backoff_and_is_capped(retry_after: float, expected: float) -> None:
-    """A Retry-After replaces the backoff, capped at max_retry_after."""
+def test_throttle_wait_table(retry_after: float | None, random: float, expected: float) -> None:
+    """Retry-After is capped at max_retry_after, then lengthened by up to 10% at random."""
     policy = RetryPolicy(max_retry_after=60.0)
-    assert retry_delay(3, policy, retry_after=retry_after, random=0.9) == expected
+    assert throttle_wait(retry_after, policy, random) == pytest.approx(expected)
+    if retry_after is not None:
+        assert retry_delay(3, policy, retry_after=retry_after, random=random) == pytest.approx(
+            expected
+        )
+
+
+@pytest.mark.parametrize(
+    ("spent", "wait", "budget", "allowed"),
+    [
+        (0.0, 1.0, 120.0, True),
+        (119.0, 1.0, 120.0, True),
+        (119.0, 1.1, 120.0, False),
+        (0.0, 61.0, 60.0, False),
+        (0.0, 0.0, 0.0, True),  # a zero wait still fits a zero budget
+        (0.0, 0.5, 0.0, False),  # budget 0: never wait out a 429
+    ],
+)
+def test_within_throttle_budget_table(
+    spent: float, wait: float, budget: float, allowed: bool
+) -> None:
+    """A call may wait out a 429 while the time spent on 429s stays within its budget."""
+    assert within_throttle_budget(spent=spent, wait=wait, budget=budget) is allowed
 
 
 # --- backoff -----------------------------------------------------------------------------
@@ -182,18 +219,27 @@ def test_backoff_stays_within_bounds(attempt: int, jitter: float) -> None:
     "changes",
     [
         {"max_retries": -1},
+        {"max_retries": 1.5},
+        {"max_retries": True},
+        {"max_retries": 101},
         {"initial_backoff": -0.1},
+        {"initial_backoff": "1"},
         {"max_backoff": -1},
+        {"max_backoff": math.inf},
         {"multiplier": 0.5},
         {"jitter": 1.5},
         {"jitter": -0.1},
         {"max_retry_after": -1},
+        {"max_retry_after": math.nan},
+        {"retry_after_jitter": 2.0},
     ],
 )
 def test_retry_policy_rejects_bad_values(changes: dict[str, Any]) -> None:
-    """RetryPolicy validates its fields at construction."""
-    with pytest.raises(ValueError, match=next(iter(changes))):
+    """RetryPolicy raises ValidationError (a WhatsAppManagerError) naming the bad field."""
+    with pytest.raises(ValidationError) as caught:
         RetryPolicy(**changes)
+    assert caught.value.fields == tuple(changes)
+    assert isinstance(caught.value, WhatsAppManagerError)
 
 
 def test_retry_policy_is_frozen() -> None:
@@ -266,17 +312,61 @@ async def test_unsafe_post_is_not_retried_on_5xx(
     assert sleeps.delays == []
 
 
-@pytest.mark.parametrize("op_id", ["verify", "resend-otp", "createStickers", "createStickerpacks"])
+@pytest.mark.parametrize("op_id", ["createStickers", "createStickerpacks"])
 async def test_unsafe_post_is_retried_on_429(
     op_id: str, api: FakeAPI, client: WhatsAppManager, sleeps: SleepRecorder
 ) -> None:
-    """verify, resend and sticker/pack creation are retried after a 429 (nothing was done)."""
+    """Sticker and pack creation are retried after a 429 (nothing was done)."""
     op = OPS[op_id]
     api.reply(429, headers={"Retry-After": "2"})
     api.reply(op.status, op.body)
     op.check(await op.call(client))
     assert len(api.requests) == 2
     assert api.requests[0].body == api.requests[1].body
+
+
+@pytest.mark.parametrize("op_id", ["verify", "resend-otp"])
+async def test_otp_429_is_raised_at_once_and_slows_nothing_else(
+    op_id: str, api: FakeAPI, client: WhatsAppManager, sleeps: SleepRecorder
+) -> None:
+    """A 429 to verify or resend is that deployment's OTP cool-down: Throttled at once, with
+    the jittered, capped Retry-After, and the client's other calls neither wait nor slow."""
+    api.reply(429, headers={"Retry-After": "999999"})
+    with pytest.raises(Throttled) as caught:
+        await OPS[op_id].call(client)
+    assert caught.value.retry_after == 60.0  # capped (the test rng adds no jitter)
+    assert len(api.requests) == 1
+    limiter = client.session.limiter
+    assert limiter.phase is Phase.SLOW_START
+    assert limiter.estimate is None
+    assert limiter.rate == pytest.approx(1e6)  # the test client's ceiling, untouched
+    assert limiter.paused_until < 0  # never paused
+    api.reply(200, {"deployment_id": DEP})
+    await client.deployments.get(DEP)
+    assert sleeps.delays == []
+
+
+async def test_429s_do_not_use_up_max_retries(
+    api: FakeAPI, make_client: Callable[..., WhatsAppManager], sleeps: SleepRecorder
+) -> None:
+    """With max_retries=0, three 429s are still waited out and the call succeeds."""
+    api.reply(429, headers={"Retry-After": "1"}, times=3)
+    api.reply(200, {"deployment_id": DEP})
+    client = make_client(max_retries=0)
+    assert (await client.deployments.get(DEP)).deployment_id == DEP
+    assert len(api.requests) == 4
+    assert sleeps.delays == pytest.approx([1.0, 1.0, 1.0], abs=0.05)
+
+
+async def test_429_then_5xx_still_has_its_retries(
+    api: FakeAPI, make_client: Callable[..., WhatsAppManager], sleeps: SleepRecorder
+) -> None:
+    """A 503 after some 429s still gets every one of max_retries."""
+    api.reply(429, headers={"Retry-After": "1"}, times=2)
+    api.reply(503)
+    api.reply(200, {"deployment_id": DEP})
+    assert (await make_client(max_retries=1).deployments.get(DEP)).deployment_id == DEP
+    assert len(api.requests) == 4
 
 
 @pytest.mark.parametrize("op_id", ["verify", "resend-otp", "createStickers", "createStickerpacks"])
@@ -407,25 +497,56 @@ async def test_429_retry_after_is_capped(
     assert sleeps.delays[0] == pytest.approx(10.0, abs=0.05)
 
 
-async def test_429_exhausted_raises_throttled_with_retry_after(
+async def test_throttle_budget_exhausted_raises_throttled(
+    api: FakeAPI, make_client: Callable[..., WhatsAppManager], sleeps: SleepRecorder
+) -> None:
+    """With a 5 s budget and Retry-After 2, two waits fit and the third 429 is raised."""
+    api.reply(429, headers={"Retry-After": "2"}, times=5)
+    with pytest.raises(Throttled) as caught:
+        await make_client(throttle_budget=5.0).deployments.get(DEP)
+    assert caught.value.retry_after == 2.0
+    assert caught.value.headers["Retry-After"] == "2"
+    assert len(api.requests) == 3
+    assert sleeps.delays == pytest.approx([2.0, 2.0], abs=0.05)
+
+
+async def test_with_options_throttle_budget_applies_to_that_copy_only(
+    api: FakeAPI, client: WhatsAppManager, sleeps: SleepRecorder
+) -> None:
+    """with_options(throttle_budget=0) raises the first 429; the client waits it out."""
+    api.reply(429, headers={"Retry-After": "1"})
+    with pytest.raises(Throttled):
+        await client.with_options(throttle_budget=0).deployments.get(DEP)
+    api.reply(429, headers={"Retry-After": "1"})
+    api.reply(200, {"deployment_id": DEP})
+    await client.deployments.get(DEP)
+    assert len(api.requests) == 3
+
+
+async def test_account_429_lowers_the_learned_rate(
     api: FakeAPI, make_client: Callable[..., WhatsAppManager]
 ) -> None:
-    """429 on every attempt raises Throttled carrying the last Retry-After."""
-    api.reply(429, headers={"Retry-After": "4"}, times=2)
-    with pytest.raises(Throttled) as caught:
-        await make_client(max_retries=1).deployments.get(DEP)
-    assert caught.value.retry_after == 4.0
-    assert len(api.requests) == 2
+    """A 429 on any other operation is the account limit: the client's rate comes down."""
+    client = make_client(rate_limit=None)
+    limiter = client.session.limiter
+    api.reply(200, {"deployment_id": DEP}, times=3)
+    for _ in range(3):
+        await client.deployments.get(DEP)
+    api.reply(429, headers={"Retry-After": "1"})
+    api.reply(200, {"deployment_id": DEP})
+    await client.deployments.get(DEP)
+    assert limiter.rate < 10.0  # from the initial 10/s
+    assert limiter.paused_until > 0  # every call of the client waited out the pause
 
 
 async def test_503_retry_after_is_honoured(
-    api: FakeAPI, client: WhatsAppManager, sleeps: SleepRecorder
+    api: FakeAPI, make_client: Callable[..., WhatsAppManager], sleeps: SleepRecorder
 ) -> None:
-    """A 503 with Retry-After waits that long rather than the backoff."""
+    """A 503 with Retry-After waits that long (jittered upwards) rather than the backoff."""
     api.reply(503, headers={"Retry-After": "3"})
     api.reply(200, {"deployment_id": DEP})
-    await client.deployments.get(DEP)
-    assert sleeps.delays == [3.0]
+    await make_client(rng=lambda: 0.5).deployments.get(DEP)
+    assert sleeps.delays == [pytest.approx(3.15)]
 
 
 async def test_malformed_success_is_retried_for_get_only(

@@ -43,6 +43,7 @@ OTP_CODE = "582917"
 WRONG_CODE = "111999"
 PIN = "735146"
 BAD_PIN = "73x146"
+UNENCODABLE_CODE = "4041\ud83d7"  # a lone surrogate: JSON cannot be UTF-8 encoded
 VNAME = "CkR4bmFtZS1jZXJ0aWZpY2F0ZS1zZWNyZXQtdmFsdWU="
 APP_ID = "aaaaaaaa-0000-1111-2222-333333333333"
 
@@ -88,13 +89,20 @@ async def _flow(
         await client.otp.verify(DEP, WRONG_CODE)
     errors.append(wrong.value)
 
-    api.reply(429, problem("ErrorThrottled"), headers={"Retry-After": "1"})
+    api.reply(429, problem("ErrorThrottled"), headers={"Retry-After": "1"})  # waited out
+    api.reply(200, {"deployment_id": DEP, "current_state": {"title": "CODE_SENT"}})
+    await client.deployments.get(DEP)
+
+    api.reply(429, problem("ErrorThrottled"), headers={"Retry-After": "1"})  # OTP cool-down
+    with pytest.raises(Throttled) as cooling_down:
+        await client.otp.verify(DEP, OTP_CODE)
+    errors.append(cooling_down.value)
     api.reply(201, {"deployment_id": DEP, "status": "Deployment was Created"})
     await client.otp.verify(DEP, OTP_CODE)
 
     api.reply(429, problem("ErrorThrottled"), headers={"Retry-After": "2"})
     with pytest.raises(Throttled) as throttled:
-        await client.with_options(max_retries=0).otp.resend(DEP, "voice")
+        await client.otp.resend(DEP, "voice")
     errors.append(throttled.value)
 
     api.reply(401, problem("ErrorUnauthorized"))
@@ -105,6 +113,10 @@ async def _flow(
     with pytest.raises(ValidationError) as invalid:
         await client.deployments.create(deployment_request(vname_certificate=VNAME, pin=BAD_PIN))
     errors.append(invalid.value)
+
+    with pytest.raises(ValidationError) as unencodable:
+        await client.otp.verify(DEP, UNENCODABLE_CODE)
+    errors.append(unencodable.value)
 
     api.hang()
     with pytest.raises(RequestTimeout) as timed_out:
@@ -147,7 +159,8 @@ async def test_no_secret_in_logs_reprs_or_errors(
 
     headers = {r.headers["Authorization"] for r in api.requests}
     assert headers, "the flow sent no request"
-    secrets = {API_SECRET, OTP_CODE, WRONG_CODE, PIN, BAD_PIN, VNAME, *headers}
+    secrets = {API_SECRET, OTP_CODE, WRONG_CODE, PIN, BAD_PIN, VNAME, UNENCODABLE_CODE, *headers}
+    secrets.add(UNENCODABLE_CODE.encode("utf-8", "backslashreplace").decode())
     if auth_kind != "basic":
         secrets |= {h.removeprefix("Bearer ") for h in headers}  # the JWTs themselves
         secrets.add(pem)
@@ -171,7 +184,7 @@ async def test_no_secret_in_logs_reprs_or_errors(
 
     assert any(r.name == "wamanager" and r.levelno == logging.DEBUG for r in caplog.records)
     assert any(r.name == "wamanager" and r.levelno == logging.INFO for r in caplog.records)
-    assert len(errors) == 6
+    assert len(errors) == 8
     for where, text in shown.items():
         for secret in secrets:
             assert secret not in text, f"a secret ({len(secret)} chars) leaked into {where}"

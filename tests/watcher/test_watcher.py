@@ -349,7 +349,11 @@ async def throttled_sandbox() -> AsyncIterator[SandboxHandle]:
 
 async def test_429_with_retry_after_is_waited_out(throttled_sandbox: SandboxHandle) -> None:
     """Polls that hit the rate limit become PollFailed events honouring Retry-After, then READY."""
-    async with sandbox_client(throttled_sandbox, max_retries=0) as wam:
+    # rate_limit far above the sandbox's makes the client start there, so polls trip the limit;
+    # throttle_budget=0 makes the session raise each 429 at once instead of waiting it out.
+    async with sandbox_client(
+        throttled_sandbox, max_retries=0, throttle_budget=0, rate_limit=1000
+    ) as wam:
         dep_id = await created(wam)
         failures: list[PollFailed] = []
         watcher = wam.watch(dep_id, otp=throttled_sandbox.otp_provider, policy=FAST)
@@ -464,7 +468,9 @@ async def big_sandbox() -> AsyncIterator[SandboxHandle]:
 async def test_a_thousand_concurrent_watchers_on_one_client(big_sandbox: SandboxHandle) -> None:
     """1,000 watchers of one client all reach READY, their polls batched by one scheduler."""
     count = 1000
-    async with sandbox_client(big_sandbox) as wam:
+    # rate_limit (a ceiling far above any need): the client's gentle start would spread the
+    # creates and first polls over seconds; this test measures batching, not rate control.
+    async with sandbox_client(big_sandbox, rate_limit=1e6) as wam:
         ids: list[str] = []
 
         async def create(i: int) -> None:

@@ -1,15 +1,20 @@
-"""What every resource group shares: a session and body parsing."""
+"""What every resource group shares: a session, argument checks and body parsing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..errors import UnexpectedResponse, ValidationError
-from ..models import describe_structure_error, structure
-from ..session import Session
+from ..models import converter, describe_structure_error
+from ..session import Response, Session
 
 T = TypeVar("T")
+
+_UNSENDABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]").search
+#: The converter's structure hook of each response model, looked up once.
+_HOOKS: dict[type[Any], Callable[[Any, Any], Any]] = {}
 
 
 class Resource:
@@ -24,28 +29,59 @@ class Resource:
         return f"<{type(self).__name__} of {self._session.base_url}>"
 
 
-def parse(data: Any, cls: type[T], *, what: str) -> T:
+def parse(response: Response, cls: type[T], *, what: str) -> T:
     """Structure a response body into ``cls``, or raise :class:`UnexpectedResponse`."""
+    hook = _HOOKS.get(cls) or _hook(cls)
     try:
-        return structure(data, cls)
+        result: T = hook(response.data, cls)
     except Exception as exc:
-        reason = describe_structure_error(exc, cls)
-        raise UnexpectedResponse(
-            f"{what}: unexpected response body: {reason}", status=200
-        ) from None
+        raise _unexpected(exc, cls, what, response.status) from None
+    return result
 
 
-def first(items: Sequence[T], *, what: str) -> T:
+def parse_data(data: Any, cls: type[T], *, what: str, status: int) -> T:
+    """Structure one decoded value into ``cls``; ``status`` is the answer's, for the error."""
+    hook = _HOOKS.get(cls) or _hook(cls)
+    try:
+        result: T = hook(data, cls)
+    except Exception as exc:
+        raise _unexpected(exc, cls, what, status) from None
+    return result
+
+
+def _hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+    hook = _HOOKS[cls] = converter.get_structure_hook(cls)
+    return hook
+
+
+def _unexpected(exc: Exception, cls: type[Any], what: str, status: int) -> UnexpectedResponse:
+    reason = describe_structure_error(exc, cls)
+    return UnexpectedResponse(f"{what}: unexpected response body: {reason}", status=status)
+
+
+def first(items: Sequence[T], *, what: str, status: int) -> T:
     """The first item of a one-item list the API wraps single results in."""
     if not items:
-        raise UnexpectedResponse(f"{what}: the response held no item", status=200)
+        raise UnexpectedResponse(f"{what}: the response held no item", status=status)
     return items[0]
+
+
+def require(value: object, cls: type[T], field: str) -> T:
+    """``value`` if it is a ``cls``, else :class:`ValidationError` naming ``field``."""
+    if not isinstance(value, cls):
+        raise ValidationError(
+            [(field, f"must be a {cls.__name__}, not {type(value).__name__}")],
+            model=cls.__name__,
+        )
+    return value
 
 
 def namespace_query(namespace: str | None) -> dict[str, str] | None:
     """The ``?namespace=`` query (``"whatsapp"`` selects first-party packs)."""
     if namespace is None:
         return None
-    if not isinstance(namespace, str) or not namespace:
-        raise ValidationError([("namespace", "must be a non-empty string or None")])
+    if not isinstance(namespace, str) or not namespace or _UNSENDABLE(namespace):
+        raise ValidationError(
+            [("namespace", "must be a non-empty string (no control characters) or None")]
+        )
     return {"namespace": namespace}

@@ -7,7 +7,7 @@ import builtins
 from ..errors import UnexpectedResponse
 from ..models import Deployment, DeploymentRequest, unstructure
 from ..rules import validate
-from ._base import Resource, parse
+from ._base import Resource, parse, parse_data, require
 
 _ONE = "/deployments/{deployment_id}"
 
@@ -26,28 +26,30 @@ class Deployments(Resource):
         ``existing_deployment_id`` is the deployment to adopt.
         Raises :class:`~wamanager.errors.Forbidden` when the account may not use the API.
         """
-        validate(request)
-        data = await self._session.request(
+        validate(require(request, DeploymentRequest, "request"))
+        response = await self._session.request(
             "POST", "/deployments", json_body=unstructure(request), replay_safe=True
         )
-        return parse(data, Deployment, what="create deployment")
+        return parse(response, Deployment, what="create deployment")
 
     async def get(self, deployment_id: str) -> Deployment:
         """One deployment and its ``current_state``. Raises :class:`~wamanager.errors.NotFound`."""
-        data = await self._session.request(
+        response = await self._session.request(
             "GET", _ONE, path_params={"deployment_id": deployment_id}
         )
-        return parse(data, Deployment, what="get deployment")
+        return parse(response, Deployment, what="get deployment")
 
     async def list(self) -> builtins.list[Deployment]:
         """Every deployment of the account (``GET /deployments``, a JSON array).
 
         Not in the v0.1.5 spec; documented in Vonage's sticker guide.
         """
-        data = await self._session.request("GET", "/deployments")
+        status, data = await self._session.request("GET", "/deployments")
         if not isinstance(data, builtins.list):
-            raise UnexpectedResponse("list deployments: expected a JSON array", status=200)
-        return [parse(item, Deployment, what="list deployments") for item in data]
+            raise UnexpectedResponse("list deployments: expected a JSON array", status=status)
+        return [
+            parse_data(item, Deployment, what="list deployments", status=status) for item in data
+        ]
 
     async def delete(self, deployment_id: str) -> None:
         """Delete a deployment (answers 204; it then moves through DELETING to DELETED).

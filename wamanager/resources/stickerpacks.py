@@ -27,13 +27,15 @@ class Stickerpacks(Resource):
         self, deployment_id: str, namespace: str | None = None
     ) -> builtins.list[StickerpackRef]:
         """The deployment's third-party packs, or WhatsApp's own with ``namespace="whatsapp"``."""
-        data = await self._session.request(
+        response = await self._session.request(
             "GET",
             _PACKS,
             path_params={"deployment_id": deployment_id},
             params=namespace_query(namespace),
         )
-        return builtins.list(parse(data, StickerpackList, what="list stickerpacks").stickerpacks)
+        return builtins.list(
+            parse(response, StickerpackList, what="list stickerpacks").stickerpacks
+        )
 
     async def create(
         self,
@@ -57,21 +59,21 @@ class Stickerpacks(Resource):
             android_app_store_link=android_app_store_link,
         )
         validate(request)
-        data = await self._session.request(
+        response = await self._session.request(
             "POST",
             _PACKS,
             path_params={"deployment_id": deployment_id},
             json_body=unstructure(request),
         )
-        packs = parse(data, StickerpackList, what="create stickerpack").stickerpacks
-        return first(packs, what="create stickerpack")
+        packs = parse(response, StickerpackList, what="create stickerpack").stickerpacks
+        return first(packs, what="create stickerpack", status=response.status)
 
     async def get(self, deployment_id: str, pack_id: str) -> Stickerpack:
         """One pack's name, publisher and store links."""
-        data = await self._session.request(
+        response = await self._session.request(
             "GET",
             _PACKS + "/{stickerpack_id}",
             path_params={"deployment_id": deployment_id, "stickerpack_id": pack_id},
         )
-        packs = parse(data, StickerpackDetails, what="get stickerpack").stickerpacks
-        return first(packs, what="get stickerpack")
+        packs = parse(response, StickerpackDetails, what="get stickerpack").stickerpacks
+        return first(packs, what="get stickerpack", status=response.status)

@@ -29,13 +29,13 @@ class Stickers(Resource):
         self, deployment_id: str, pack_id: str, namespace: str | None = None
     ) -> builtins.list[StickerRef]:
         """The indexes of a pack's stickers (``namespace="whatsapp"`` for first-party packs)."""
-        data = await self._session.request(
+        response = await self._session.request(
             "GET",
             _STICKERS,
             path_params={"deployment_id": deployment_id, "stickerpack_id": pack_id},
             params=namespace_query(namespace),
         )
-        return builtins.list(parse(data, StickerList, what="list stickers").stickers)
+        return builtins.list(parse(response, StickerList, what="list stickers").stickers)
 
     async def create(
         self,
@@ -52,21 +52,20 @@ class Stickers(Resource):
         # into code points and break emojis made of several ("👍🏽", flags).
         request = StickerCreate(image_data_id=image_data_id, emojis=emojis)
         validate(request)
-        data = await self._session.request(
+        response = await self._session.request(
             "POST",
             _STICKERS,
             path_params={"deployment_id": deployment_id, "stickerpack_id": pack_id},
             json_body=unstructure(request),
         )
-        return first(
-            parse(data, StickerList, what="create sticker").stickers, what="create sticker"
-        )
+        stickers = parse(response, StickerList, what="create sticker").stickers
+        return first(stickers, what="create sticker", status=response.status)
 
     async def get(
         self, deployment_id: str, pack_id: str, index: str, namespace: str | None = None
     ) -> Sticker:
         """One sticker's media ids and emojis."""
-        data = await self._session.request(
+        response = await self._session.request(
             "GET",
             _ONE,
             path_params={
@@ -76,11 +75,12 @@ class Stickers(Resource):
             },
             params=namespace_query(namespace),
         )
-        return first(parse(data, StickerDetails, what="get sticker").stickers, what="get sticker")
+        details = parse(response, StickerDetails, what="get sticker").stickers
+        return first(details, what="get sticker", status=response.status)
 
     async def delete(self, deployment_id: str, pack_id: str, index: str) -> Sticker | None:
         """Delete a sticker; returns the deleted sticker when the API echoes it."""
-        data = await self._session.request(
+        response = await self._session.request(
             "DELETE",
             _ONE,
             path_params={
@@ -89,7 +89,7 @@ class Stickers(Resource):
                 "sticker_index": index,
             },
         )
-        if data is None:
+        if response.data is None:
             return None
-        stickers = parse(data, StickerDetails, what="delete sticker").stickers
+        stickers = parse(response, StickerDetails, what="delete sticker").stickers
         return stickers[0] if stickers else None

@@ -1,0 +1,207 @@
+"""Goodput and 429s under an account rate limit the client is not told about.
+
+A sandbox allows ``LIMIT`` requests per second per account (burst ``BURST``, whole-second
+``Retry-After``, as the sandbox answers) and counts, at the server, every answer by status.
+Two workloads, each run with two clients in the same process, one after the other:
+
+* **saturating**: 100 tasks call ``deployments.get`` back to back for ``SECONDS``;
+  goodput = successful answers / (limit × seconds);
+* **onboarding**: 200 concurrent ``provision()`` calls (create, OTP, READY, profile, photo).
+
+The clients: a default client (no rate configuration: it must find the limit), and the
+baseline, a client told the limit by hand (``rate_limit=LIMIT``, which the issue measured at
+1.00 of the limit). Targets for the default client: goodput >= 0.9 of the limit and fewer
+than 5% of requests answered 429.
+
+    python benchmarks/ratelimit.py [limit] [burst] [seconds]
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+from aiohttp import web
+
+from wamanager import (
+    DeploymentRequest,
+    JWTAuth,
+    PollPolicy,
+    Profile,
+    WhatsAppManager,
+    provision,
+)
+from wamanager.sandbox import API_PREFIX, SandboxConfig, create_app, generate_application
+
+
+@attrs.define
+class Server:
+    """A running sandbox and the answers it has sent, by status."""
+
+    base_url: str
+    root_url: str
+    auth: JWTAuth
+    statuses: collections.Counter[int] = attrs.field(factory=collections.Counter)
+
+    def snapshot(self) -> collections.Counter[int]:
+        return collections.Counter(self.statuses)
+
+
+@contextlib.asynccontextmanager
+async def serve(limit: float, burst: int) -> AsyncIterator[Server]:
+    application, private_key = generate_application()
+    config = SandboxConfig(
+        applications=(application,), rate_limit=limit, rate_burst=burst, speed=60.0
+    )
+    app = create_app(config)
+    server: Server | None = None
+
+    async def count(request: web.Request, response: web.StreamResponse) -> None:
+        if server is not None and request.path.startswith(API_PREFIX):
+            server.statuses[response.status] += 1
+
+    app.on_response_prepare.append(count)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        root = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        server = Server(root + API_PREFIX, root, JWTAuth(application.application_id, private_key))
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+def request(i: int) -> DeploymentRequest:
+    return DeploymentRequest(
+        country_code="44", number=f"77{i:08d}", vname_certificate="cert", waba_id="1"
+    )
+
+
+async def saturate(server: Server, seconds: float, **client: Any) -> dict[str, float]:
+    """100 tasks of back-to-back GETs for `seconds`; answers counted at the server."""
+    async with WhatsAppManager(server.auth, base_url=server.base_url, **client) as wam:
+        dep_id = (await wam.deployments.create(request(99_000_000))).deployment_id
+        before = server.snapshot()
+        deadline = anyio.current_time() + seconds
+
+        async def worker() -> None:
+            while anyio.current_time() < deadline:
+                await wam.deployments.get(dep_id)
+
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(100):
+                tg.start_soon(worker)
+        elapsed = time.perf_counter() - started
+        estimate = wam.session.limiter.estimate
+    counts = server.snapshot() - before
+    total = sum(counts.values())
+    return {
+        "ok": counts[200],
+        "429": counts[429],
+        "share": counts[429] / total,
+        "seconds": elapsed,
+        "estimate": estimate or 0.0,
+    }
+
+
+async def onboard(server: Server, count: int, **client: Any) -> dict[str, float]:
+    """`count` concurrent provision() calls with a profile and a photo."""
+    before = server.snapshot()
+    finished = 0
+    policy = PollPolicy(interval=0.5)
+    async with (
+        aiohttp.ClientSession() as inbox,
+        WhatsAppManager(server.auth, base_url=server.base_url, **client) as wam,
+    ):
+
+        async def otp(deployment: Any) -> str | None:
+            url = f"{server.root_url}/_sandbox/deployments/{deployment.deployment_id}/otp"
+            headers = {"Authorization": server.auth.authorization()}
+            async with inbox.get(url, headers=headers) as answer:
+                if answer.status == 404:
+                    return None
+                code: str = (await answer.json())["code"]
+                return code
+
+        async def one(i: int) -> None:
+            nonlocal finished
+            await provision(
+                wam,
+                request(i),
+                otp=otp,
+                profile=Profile(about=f"Shop {i}"),
+                photo_url="https://example.com/logo.png",
+                policy=policy,
+            )
+            finished += 1
+
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for i in range(count):
+                tg.start_soon(one, i)
+        elapsed = time.perf_counter() - started
+    counts = server.snapshot() - before
+    total = sum(counts.values())
+    return {
+        "finished": finished,
+        "requests": total,
+        "429": counts[429],
+        "share": counts[429] / total,
+        "seconds": elapsed,
+    }
+
+
+async def main(limit: float, burst: int, seconds: float) -> None:
+    print(f"sandbox limit {limit:g} requests/s per account, burst {burst}")
+    clients = {"default client": {}, "rate_limit by hand": {"rate_limit": limit}}
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name, options in clients.items():
+        # A fresh sandbox per client: one's numbers and one's deployments never mix.
+        async with serve(limit, burst) as server:
+            results[name] = {
+                "saturating": await saturate(server, seconds, **options),
+                "onboarding": await onboard(server, 200, **options),
+            }
+
+    print(f"\nsaturating: 100 tasks of back-to-back GETs for {seconds:g} s")
+    for name, result in results.items():
+        r = result["saturating"]
+        goodput = r["ok"] / (limit * r["seconds"])
+        print(
+            f"  {name:20s} goodput {goodput:.3f} of the limit, "
+            f"429s {int(r['429'])} ({r['share']:.2%} of requests)"
+            + (f", learned limit {r['estimate']:.1f}/s" if r["estimate"] else "")
+        )
+    default, baseline = (results[n]["saturating"] for n in clients)
+    ratio = (default["ok"] / default["seconds"]) / (baseline["ok"] / baseline["seconds"])
+    print(f"  default / by hand: {ratio:.3f} (targets: goodput >= 0.9, 429s < 5%)")
+
+    print("\nonboarding: 200 concurrent provision() calls (create, OTP, READY, profile, photo)")
+    for name, result in results.items():
+        r = result["onboarding"]
+        print(
+            f"  {name:20s} {int(r['finished'])}/200 READY in {r['seconds']:.1f} s, "
+            f"{int(r['requests'])} requests, 429s {int(r['429'])} ({r['share']:.2%})"
+        )
+    default, baseline = (results[n]["onboarding"] for n in clients)
+    print(f"  default / by hand, time: {default['seconds'] / baseline['seconds']:.3f}")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:4]
+    anyio.run(
+        main,
+        float(args[0]) if args else 50.0,
+        int(args[1]) if len(args) > 1 else 10,
+        float(args[2]) if len(args) > 2 else 30.0,
+    )
