@@ -5,21 +5,30 @@ The kinds: dropped connections (before the server does anything), 500/503 answer
 (``throttle_rate``), bodies cut short *after* the server did the work (a create that the
 client cannot know happened), and latency: every request waits a random time, longer than
 the client's timeout for the same fraction of requests, so those time out while the server
-goes on and does the work anyway.
+goes on and does the work anyway. At 15% about half of all requests fail one way or another.
 
 Outcome: every number not scripted to fail ends READY with its profile and photo, the
 scripted ones end failed with the reason; no number is created twice (counted by the
 sandbox); no exception escapes that is not a ``WhatsAppManagerError``; and a second run on
-the journal has nothing left to do. The figures of the latest run are in the README's
-Reliability section (``pytest tests/reliability/test_chaos.py -s`` prints them).
+the journal has only the failed numbers left to do. The figures of the latest run are in the
+README's Reliability section (``pytest tests/reliability/test_chaos.py -s`` prints them).
 
-Time runs 120 times faster than real time on both sides: the sandbox's stages, the watchers'
-clock, and the client's retry waits and ``Retry-After`` pauses (``sleep``), so a run takes
-seconds. Only the latency and the client's timeout are real time (a quarter of a second, 30
-sandbox seconds: a slow network, as it should be for a fault), which is why the clock runs no
-faster: the OTP step's five minutes before a resend must stay long next to a request. The faults' draws are seeded, but which request gets which draw depends on the
-order in which concurrent requests arrive: the counts vary a little from run to run, the
-outcome never does.
+Time. The sandbox's stages, the watchers' clock and the client's waits (retry backoff and
+pauses, its ``sleep``) run 120 times faster than real time, so a run takes seconds. Only the
+latency and the client's timeout are real time (a quarter of a second: 30 sandbox seconds, a
+slow network, as a fault should be), which is why the clock runs no faster: the OTP step's
+five minutes before a resend must stay long next to one request. For the same reason the
+injected 429s ask for ``Retry-After: 0``: the sandbox counts it in whole real seconds, and one
+is two sandbox minutes here.
+
+Rate control. The client's adaptive rate control takes every 429 for its account's limit and
+slows down; 429s injected at random, whatever the rate, hold it near its floor (half a
+request a second) for good, and the run would take an hour. That is a property of the rate
+control, measured and reported in the README, not what this suite tests: here the client's
+limiter is told a floor its account is known to take (``RateControl.min_rate``).
+
+The faults' draws are seeded, but which request gets which draw depends on the order in which
+concurrent requests arrive: the counts vary a little from run to run, the outcome never does.
 """
 
 from __future__ import annotations
@@ -44,8 +53,10 @@ from wamanager import (
     Profile,
     WhatsAppManager,
     WhatsAppManagerError,
+    provision,
     provision_many,
 )
+from wamanager.provisioning import PROVISION_RETRIES
 from wamanager.sandbox import FaultConfig, SandboxConfig, Scenario
 from wamanager.states import DeploymentState as S
 
@@ -58,6 +69,9 @@ NUMBERS = 300
 SCRIPTED = frozenset(f"4477009{n:05d}" for n in range(0, NUMBERS, 30))
 #: The client's timeout for one attempt (real seconds).
 TIMEOUT = 0.25
+#: The floor of the client's rate (requests per second of its limiter, whose waits run at the
+#: sandbox's pace): the rate the account is known to take.
+MIN_RATE = 500.0
 PROFILE = Profile(about="Chaos bakery", vertical="Restaurant")
 PHOTO = "https://cdn.example.com/chaos.png"
 
@@ -129,6 +143,7 @@ def chaos_config(rate: float) -> SandboxConfig:
             malformed_rate=rate,
             # Uniform latency; the share of it beyond the client's timeout is ``rate``.
             latency=(0.0, TIMEOUT / (1 - rate)),
+            throttle_retry_after=0,
         ),
     )
 
@@ -161,6 +176,8 @@ async def test_every_number_ends_right_whatever_the_faults(
         async with WhatsAppManager(
             base_url=sandbox.base_url, auth=auth, timeout=TIMEOUT, sleep=scaled_sleep
         ) as wam:
+            limiter = wam.session.limiter
+            limiter.control = attrs.evolve(limiter.control, min_rate=MIN_RATE)
             options: dict[str, Any] = {
                 "otp": sandbox.otp_provider,
                 "journal": journal,
@@ -190,7 +207,9 @@ async def test_every_number_ends_right_whatever_the_faults(
     }
     failed = {outcome.msisdn: outcome for outcome in report.failed}
     unexpected = Counter(
-        (o.step, o.error_type, (o.error or "")[:150]) for k, o in failed.items() if k not in SCRIPTED
+        (o.step, o.error_type, (o.error or "")[:150])
+        for k, o in failed.items()
+        if k not in SCRIPTED
     )
     assert set(failed) == set(SCRIPTED), "\n".join(map(str, unexpected.most_common()))
     for outcome in failed.values():
@@ -219,3 +238,40 @@ def check_sandbox_state(states: dict[str, tuple[S, dict[str, Any], str | None]])
             assert state is S.ERROR, msisdn
         else:
             assert (state, profile, photo) == (S.READY, expected_profile, PHOTO), msisdn
+
+
+class FailFirst:
+    """A middleware answering the first ``count`` requests to ``path_suffix`` with a 503."""
+
+    def __init__(self, path_suffix: str, count: int) -> None:
+        self.path_suffix, self.count, self.seen = path_suffix, count, 0
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "GET" and request.path.endswith(self.path_suffix):
+            self.seen += 1
+            if self.seen <= self.count:
+                return web.json_response({"title": "Unavailable"}, status=503)
+        return await handler(request)
+
+
+async def test_a_replay_safe_step_outlasts_twenty_failures_in_a_row() -> None:
+    """The profile step is retried through 20 transient failures in a row: at 15% of each
+    fault kind half of all attempts fail, and five retries lost a step in a hundred."""
+    failing = FailFirst("/profile", 20)
+    async with serve(SandboxConfig(speed=SPEED, rate_limit=None), failing) as sandbox:
+        assert sandbox.private_key_pem is not None
+        auth = JWTAuth(sandbox.application_id, sandbox.private_key_pem)
+        async with WhatsAppManager(base_url=sandbox.base_url, auth=auth, sleep=scaled_sleep) as wam:
+            request = onboardings()[0].request
+            deployment = await provision(
+                wam,
+                request,
+                otp=sandbox.otp_provider,
+                profile=PROFILE,
+                clock=SandboxTime(sandbox.clock),
+                policy=PollPolicy(interval=2.0),
+            )
+        stored = sandbox.engine.get(deployment.deployment_id)
+    assert failing.seen == 21 == PROVISION_RETRIES + 1
+    assert stored is not None
+    assert stored.profile["about"] == PROFILE.about

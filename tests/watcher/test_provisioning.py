@@ -28,6 +28,7 @@ from wamanager import (
     WhatsAppManagerError,
     provision,
 )
+from wamanager.provisioning import PROVISION_RETRIES
 from wamanager.sandbox import Account, SandboxConfig, SandboxHandle, Scenario
 
 from ._served import Gate, client, gated_sandbox
@@ -108,7 +109,7 @@ async def test_a_step_after_ready_fails_with_the_id_and_resumes(
         assert isinstance(error.cause, ServerError)
         assert error.__cause__ is error.cause
         assert isinstance(error, WhatsAppManagerError)
-        assert gate.counts[broken] == 6  # PROVISION_RETRIES retries of a replay-safe step
+        assert gate.counts[broken] == PROVISION_RETRIES + 1  # retries of a replay-safe step
         gate.failing.clear()
         before = gate.counts.copy()
         ready = await provision(
