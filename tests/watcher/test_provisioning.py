@@ -210,6 +210,13 @@ async def test_a_known_deployment_id_skips_the_create(served: tuple[SandboxHandl
         ({"photo_url": "ftp://x/y.gif"}, "image_url"),
         ({"resend_afterr": 5}, "resend_afterr"),
         ({"max_resends": -1}, "max_resends"),
+        # Watcher options of the wrong type were found by the reliability suite: they raised
+        # AttributeError or TypeError, some only after the create had been sent.
+        ({"policy": 5}, "policy"),
+        ({"progress": 1}, "progress"),
+        ({"method": ["sms"]}, "method"),
+        ({"on_progress": 3}, "on_progress"),
+        ({"otp_policy": True, "max_resends": 2}, "otp_policy"),
     ],
 )
 async def test_bad_input_fails_before_any_request(
