@@ -89,6 +89,7 @@ __all__ = [
 
 logger = logging.getLogger("wamanager.watcher")
 
+
 class OTPProvider(Protocol):
     """Where a watcher gets the OTP: any async function ``(deployment) -> code or None``.
 
