@@ -25,7 +25,9 @@ from wamanager import (
     provision_many,
 )
 from wamanager.bulk import BulkEvent
-from wamanager.sandbox import SandboxConfig, SandboxHandle, Scenario
+from wamanager.clock import SYSTEM_CLOCK
+from wamanager.sandbox import SandboxConfig, SandboxHandle, Scenario, run_sandbox
+from wamanager.testing import sandbox_client
 
 from .watcher._served import Gate, SandboxTime, client, gated_sandbox
 
@@ -309,3 +311,27 @@ async def test_bad_run_options_fail_before_anything(
             await provision_many(wam, [request(1)], otp=sandbox.otp_provider, **kwargs)  # type: ignore[arg-type]
     assert field in caught.value.fields
     assert gate.counts.total() == 0
+
+
+@pytest.mark.timeout(120)
+async def test_a_run_at_the_account_limit_completes_with_few_429s() -> None:
+    """With the sandbox's rate limit on (200/s, burst 20) and a default client, 200 numbers all
+    end READY and fewer than 5% of the requests are answered 429 (counted at the sandbox)."""
+    config = SandboxConfig(speed=600, rate_limit=200, rate_burst=20)
+    # Real-time watchers: the account limit counts real seconds.
+    async with (
+        run_sandbox(config) as sandbox,
+        sandbox_client(sandbox, clock=SYSTEM_CLOCK) as wam,
+    ):
+        report = await provision_many(
+            wam,
+            [request(n) for n in range(200)],
+            otp=sandbox.otp_provider,
+            profile=Profile(about="At the limit"),
+            policy=PollPolicy(interval=0.25, jitter=0.1),
+        )
+        stats = sandbox.stats()
+    assert report.counts == {"ready": 200}
+    answered = sum(stats.requests.values())
+    assert stats.rate_limited < 0.05 * answered, (stats.rate_limited, answered)
+    assert report.throttled == stats.rate_limited

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from .clock import SYSTEM_CLOCK, Clock
+from .clock import Clock
 from .errors import ProvisioningError, ValidationError
 from .events import Event, StateChanged
 from .journal import Journal, JournalRow
@@ -242,7 +242,7 @@ async def provision_many(
         )
     options: dict[str, Any] = dict(watch_options)
     watch_arguments(watch_options)  # validates the option names and values, before anything
-    clock: Clock = options.get("clock", SYSTEM_CLOCK)
+    clock: Clock = options.get("clock", wam.clock)
     items = await _collect(requests)
     run = _Run(wam, otp, clock, options, on_event, len(items))
     valid = run.validate(items, profile, photo_url)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from .auth import Auth, BasicAuth, JWTAuth
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import ValidationError
 from .models import OTPMethod
 from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
@@ -26,12 +27,14 @@ __all__ = ["WhatsAppManager"]
 
 class _Shared:
     """What a client and its ``with_options`` copies share besides the session's transport
-    (credentials, connection pool, rate limiter, lifecycle): the poll scheduler."""
+    (credentials, connection pool, rate limiter, lifecycle): the poll scheduler and the
+    watchers' clock."""
 
-    __slots__ = ("scheduler",)
+    __slots__ = ("clock", "scheduler")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.scheduler: PollScheduler | None = None
+        self.clock = clock
 
 
 #: The variable ``from_env`` reads each of these arguments from.
@@ -87,6 +90,9 @@ class WhatsAppManager:
             Default: the client's own, with a pool of 100 connections.
         sleep: how to wait between retries (inject a fake in tests).
         rng: the random source of jitter, returning floats in [0, 1) (inject in tests).
+        clock: the :class:`~wamanager.clock.Clock` its watchers (and so ``provision()`` and
+            ``provision_many()``) measure every wait on, unless a call passes its own.
+            Default: real time; a sandbox's ``sandbox.clock`` makes them sandbox seconds.
     """
 
     session: Session
@@ -107,6 +113,7 @@ class WhatsAppManager:
         session: aiohttp.ClientSession | NotGiven | None = NOT_GIVEN,
         sleep: Sleep | NotGiven = NOT_GIVEN,
         rng: Callable[[], float] | NotGiven = NOT_GIVEN,
+        clock: Clock | NotGiven = NOT_GIVEN,
         _parent: WhatsAppManager | None = None,
     ) -> None:
         per_call = {
@@ -132,8 +139,13 @@ class WhatsAppManager:
                 "rng": rng,
             }
             given.update((k, v) for k, v in shared.items() if v is not NOT_GIVEN)
+            if clock is not NOT_GIVEN and not isinstance(clock, Clock):
+                raise ValidationError(
+                    [("clock", "must have now() and an async sleep(seconds)")],
+                    model="WhatsAppManager",
+                )
             session_ = Session(auth, **given)
-            self._shared = _Shared()
+            self._shared = _Shared(SYSTEM_CLOCK if isinstance(clock, NotGiven) else clock)
         self.session = session_
         #: Create, get, list and delete deployments.
         self.deployments = Deployments(session_)
@@ -258,8 +270,9 @@ class WhatsAppManager:
         suggests waiting five minutes for a code before asking for another),
         ``max_resends``, ``max_verify_attempts``, ``fallback_to_voice``, ``clock``, ``method``,
         ``progress``, ``on_progress``. Its polls go through this client's shared
-        :attr:`scheduler`.
+        :attr:`scheduler`; its waits run on ``clock``, this client's :attr:`clock` unless given.
         """
+        options.setdefault("clock", self.clock)
         return DeploymentWatcher(
             deployment_id,
             poll=self.scheduler.poll,
@@ -271,6 +284,11 @@ class WhatsAppManager:
 
     async def _resend_for_watch(self, deployment_id: str, method: OTPMethod | None) -> object:
         return await self.otp.resend(deployment_id, method=method)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this client's watchers measure their waits on (shared by its copies)."""
+        return self._shared.clock
 
     @property
     def base_url(self) -> str:

@@ -54,6 +54,11 @@ def sandbox_client(handle: SandboxHandle, **client_kwargs: Any) -> WhatsAppManag
     """A :class:`~wamanager.WhatsAppManager` for ``handle``, signing JWTs with its default
     application's key (close it, or use ``async with``).
 
+    On a sandbox whose clock runs by itself (``speed``), the client's watchers run on it:
+    ``resend_after=300`` and every poll interval are *sandbox* seconds. On a ``ManualClock``
+    they keep real time (the sandbox moves only when the test advances it); pass
+    ``clock=handle.clock`` to put them on the manual clock too, and advance it for them.
+
     ``client_kwargs`` go to the client (``max_retries=0``, ``sleep=...``, ``session=...``, or
     ``auth=`` to use other credentials). Raises :class:`RuntimeError` when the sandbox was
     given its own applications (the handle then knows no private key): build the client
@@ -68,6 +73,10 @@ def sandbox_client(handle: SandboxHandle, **client_kwargs: Any) -> WhatsAppManag
                 "the sandbox has no generated application key; pass auth=JWTAuth(...)"
             )
         client_kwargs["auth"] = JWTAuth(handle.application_id, handle.private_key_pem)
+    from .sandbox import ManualClock
+
+    if not isinstance(handle.clock, ManualClock):
+        client_kwargs.setdefault("clock", handle.clock)
     return WhatsAppManager(base_url=handle.base_url, **client_kwargs)
 
 

@@ -89,8 +89,20 @@ __all__ = [
 
 logger = logging.getLogger("wamanager.watcher")
 
-#: Asked for the OTP the number received; returns the code, or ``None`` while none has come.
-OTPProvider = Callable[[Deployment], Awaitable[str | None]]
+
+class OTPProvider(Protocol):
+    """Where a watcher gets the OTP: any async function ``(deployment) -> code or None``.
+
+    It is asked on every poll while the deployment waits for a code; it returns the code the
+    number received, or ``None`` while none has come (a person reading an SMS, a gateway, the
+    sandbox inbox). An exception it raises is logged and counts as ``None``.
+    """
+
+    def __call__(self, deployment: Deployment, /) -> Awaitable[str | None]:
+        """The code ``deployment``'s number received, or ``None`` while none has come."""
+        ...
+
+
 #: What :meth:`DeploymentWatcher.wait_for` accepts: a state, several, or a predicate.
 Target = DeploymentState | str | Iterable[DeploymentState | str] | Callable[[Deployment], bool]
 #: A subscriber: called with an event; may return an awaitable, which is awaited.

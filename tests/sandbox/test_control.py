@@ -222,6 +222,27 @@ async def test_an_injected_429_carries_retry_after() -> None:
         assert 7 <= caught.value.retry_after <= 7.7  # Retry-After, jittered up to 10%
 
 
+async def test_faults_can_be_read_and_replaced_over_http_and_in_process() -> None:
+    """PUT /_sandbox/faults changes the injection from now on ({} ends it); so does
+    handle.set_faults(); bad settings are a 400 that changes nothing."""
+    faults = FaultConfig(error_rate=1.0)
+    config = SandboxConfig(clock=ManualClock(), seed=3, faults=faults, rate_limit=None)
+    async with run_sandbox(config) as sandbox:
+        assert (await call(sandbox, "GET", "/deployments"))[0] in (500, 503)
+        status, shown = await control(sandbox, "GET", "/faults")
+        assert (status, shown["error_rate"]) == (200, 1.0)  # type: ignore[index]
+        assert (await control(sandbox, "PUT", "/faults", {"drop_rate": 2}))[0] == 400
+        assert (await control(sandbox, "PUT", "/faults", {"nonsense": 1}))[0] == 400
+        assert (await call(sandbox, "GET", "/deployments"))[0] in (500, 503)
+        status, shown = await control(sandbox, "PUT", "/faults", {})
+        assert (status, shown["error_rate"]) == (200, 0.0)  # type: ignore[index]
+        assert (await call(sandbox, "GET", "/deployments"))[0] == 200
+        sandbox.set_faults(FaultConfig(throttle_rate=1.0))
+        assert (await call(sandbox, "GET", "/deployments"))[0] == 429
+        sandbox.set_faults(FaultConfig())
+        assert (await call(sandbox, "GET", "/deployments"))[0] == 200
+
+
 async def test_the_inbox_still_needs_the_account(sandbox: SandboxHandle) -> None:
     """GET /_sandbox/deployments/{id}/otp answers the owner, 401 without credentials."""
     dep_id = await create(sandbox)

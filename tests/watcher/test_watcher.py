@@ -32,11 +32,13 @@ from wamanager import (
     WatchTimeout,
     WhatsAppManager,
 )
+from wamanager.clock import SYSTEM_CLOCK
 from wamanager.sandbox import FaultConfig, SandboxConfig, SandboxHandle, Scenario, run_sandbox
 from wamanager.testing import sandbox_client
 
 S = DeploymentState
-FAST = PollPolicy(interval=0.01, jitter=0)
+# Sandbox seconds: the fixtures' clients run their watchers on the sandbox's clock (600x).
+FAST = PollPolicy(interval=1.0, jitter=0)
 # 600 sandbox seconds per real second: CODE_SENT after ~0.22 s, READY ~0.06 s after verify.
 SPEED = 600.0
 
@@ -60,6 +62,9 @@ def wamanager_sandbox_config() -> SandboxConfig:
             Scenario("447700900004", stuck_in="CREATING_CLUSTER"),
         ),
         resend_cooldown=1.0,
+        # The watchers run on sandbox time (600x): their real request rate is far above the
+        # account limit, which these tests are not about (tests/integration/test_rate_control).
+        rate_limit=None,
     )
 
 
@@ -153,7 +158,7 @@ async def test_no_code_until_a_resend(wam: WhatsAppManager, sandbox: SandboxHand
     """When no code arrives within resend_after, the watcher resends and then verifies."""
     dep_id = await created(wam, "7700900002")
     resent: list[CodeResent] = []
-    watcher = wam.watch(dep_id, otp=sandbox.otp_provider, policy=FAST, resend_after=0.05)
+    watcher = wam.watch(dep_id, otp=sandbox.otp_provider, policy=FAST, resend_after=40)
     watcher.on(CodeResent, resent.append)
     ready = await watcher.result()
     assert ready.state is S.READY
@@ -173,9 +178,7 @@ async def test_sms_to_voice_fallback(wam: WhatsAppManager, sandbox: SandboxHandl
         delivered.append(message.method)
         return message.code
 
-    watcher = wam.watch(
-        dep_id, otp=provider, policy=FAST, resend_after=0.05, fallback_to_voice=True
-    )
+    watcher = wam.watch(dep_id, otp=provider, policy=FAST, resend_after=40, fallback_to_voice=True)
     watcher.on(CodeResent, lambda e: methods.append(e.method))
     await watcher.result()
     assert methods == ["voice"]
@@ -191,7 +194,7 @@ async def test_no_code_after_every_resend_times_out(
     async def silent(deployment: Deployment) -> None:
         return None
 
-    watcher = wam.watch(dep_id, otp=silent, policy=FAST, resend_after=0.02, max_resends=1)
+    watcher = wam.watch(dep_id, otp=silent, policy=FAST, resend_after=40, max_resends=1)
     with pytest.raises(WatchTimeout) as caught:
         await watcher.result()
     assert caught.value.state is S.CODE_SENT
@@ -405,7 +408,7 @@ async def _create_through_faults(wam: WhatsAppManager) -> str:
 async def test_deadline(wam: WhatsAppManager) -> None:
     """The overall deadline ends the watch with WatchTimeout naming the last state."""
     dep_id = await created(wam, "7700900004")
-    policy = attrs.evolve(FAST, deadline=0.2)
+    policy = attrs.evolve(FAST, deadline=120)
     with pytest.raises(WatchTimeout, match="not READY within") as caught:
         await wam.watch(dep_id, policy=policy)
     assert caught.value.state is S.CREATING_CLUSTER
@@ -419,7 +422,7 @@ async def test_deadline_bounds_a_hanging_otp_provider(wam: WhatsAppManager) -> N
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
 
-    policy = attrs.evolve(FAST, deadline=0.5)
+    policy = attrs.evolve(FAST, deadline=300)
     with anyio.fail_after(5), pytest.raises(WatchTimeout) as caught:
         await wam.watch(dep_id, otp=hangs, policy=policy)
     assert caught.value.state is S.CODE_SENT
@@ -428,7 +431,7 @@ async def test_deadline_bounds_a_hanging_otp_provider(wam: WhatsAppManager) -> N
 async def test_stuck_state_limit(wam: WhatsAppManager) -> None:
     """No change for stuck_after seconds ends the watch with WatchTimeout naming the state."""
     dep_id = await created(wam, "7700900004")
-    policy = attrs.evolve(FAST, stuck_after=0.15)
+    policy = attrs.evolve(FAST, stuck_after=90)
     with pytest.raises(WatchTimeout, match="stuck in CREATING_CLUSTER") as caught:
         await wam.watch(dep_id, policy=policy)
     assert caught.value.state is S.CREATING_CLUSTER
@@ -470,7 +473,8 @@ async def test_a_thousand_concurrent_watchers_on_one_client(big_sandbox: Sandbox
     count = 1000
     # rate_limit (a ceiling far above any need): the client's gentle start would spread the
     # creates and first polls over seconds; this test measures batching, not rate control.
-    async with sandbox_client(big_sandbox, rate_limit=1e6) as wam:
+    # Real time and 50 ms polls: this measures batching across a thousand watchers.
+    async with sandbox_client(big_sandbox, rate_limit=1e6, clock=SYSTEM_CLOCK) as wam:
         ids: list[str] = []
 
         async def create(i: int) -> None:

@@ -26,8 +26,10 @@ A body that cannot be read as a JSON object is 400 ``#invalid-json`` everywhere;
 The control API, under ``/_sandbox`` (moto's ``/moto-api`` is the model), lets tests in any
 language drive a running sandbox: ``POST /_sandbox/reset``, ``GET /_sandbox/clock``,
 ``POST /_sandbox/clock/advance`` (``{"seconds": N}``, manual clock only),
-``GET``/``PUT /_sandbox/scenarios``, ``GET``/``DELETE /_sandbox/stats``. They need no
-credentials. The OTP inbox, ``GET /_sandbox/deployments/{id}/otp``, takes the account's.
+``GET``/``PUT /_sandbox/scenarios``, ``GET``/``PUT /_sandbox/faults`` (the
+:class:`~wamanager.sandbox.FaultConfig` in force, e.g. to end an injected outage),
+``GET``/``DELETE /_sandbox/stats``. They need no credentials. The OTP inbox,
+``GET /_sandbox/deployments/{id}/otp``, takes the account's.
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from .. import rules
 from ._auth import Authenticator
 from ._clock import ManualClock, ScaledClock
-from ._config import Account, SandboxConfig, Scenario
+from ._config import Account, FaultConfig, SandboxConfig, Scenario
 from ._engine import FIRST_PARTY_PACKS, SandboxEngine
 from ._faults import Fault, FaultInjector, RateLimiter
 from ._problems import (
@@ -485,6 +488,28 @@ async def put_scenarios(request: web.Request) -> web.Response:
     return await get_scenarios(request)
 
 
+async def get_faults(request: web.Request) -> web.Response:
+    """``GET /_sandbox/faults``: the fault injection in force."""
+    return _json(attrs.asdict(request.app[_FAULTS].config))
+
+
+def set_faults(app: web.Application, faults: FaultConfig) -> None:
+    """Inject ``faults`` from now on (draws keep coming from the seeded generator)."""
+    app[_FAULTS].config = faults
+
+
+async def put_faults(request: web.Request) -> web.Response:
+    """``PUT /_sandbox/faults`` with :class:`~wamanager.sandbox.FaultConfig`'s fields (any left
+    out take their defaults, so ``{}`` turns every fault off): the faults from now on."""
+    body = await _body(request)
+    try:
+        config = FaultConfig(**body)
+    except (TypeError, ValueError) as exc:
+        raise invalid_json("Invalid fault settings.", [("faults", str(exc))]) from None
+    set_faults(request.app, config)
+    return await get_faults(request)
+
+
 async def get_stats(request: web.Request) -> web.Response:
     """``GET /_sandbox/stats``: see :class:`~wamanager.sandbox.SandboxStats`."""
     return _json(request.app[ENGINE].stats.to_json())
@@ -573,8 +598,8 @@ def _server_error(fault: Fault) -> SandboxProblem:
 
 @web.middleware
 async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    injector = request.app.get(_FAULTS)
-    if injector is None or not _is_api(request):
+    injector = request.app[_FAULTS]
+    if not injector.config.active or not _is_api(request):
         return await handler(request)
     decision = injector.decide()
     stats = request.app[ENGINE].stats
@@ -680,6 +705,8 @@ _CONTROL_ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/clock/advance", advance_clock),
     ("GET", "/scenarios", get_scenarios),
     ("PUT", "/scenarios", put_scenarios),
+    ("GET", "/faults", get_faults),
+    ("PUT", "/faults", put_faults),
     ("GET", "/stats", get_stats),
     ("DELETE", "/stats", delete_stats),
 )
@@ -700,8 +727,7 @@ def create_app(config: SandboxConfig | None = None) -> web.Application:
     app[_AUTH] = Authenticator(config)
     if config.rate_limit is not None:
         app[_LIMITER] = RateLimiter(config.rate_limit, config.rate_burst, clock)
-    if config.faults.active:
-        app[_FAULTS] = FaultInjector(config.faults, config.seed)
+    app[_FAULTS] = FaultInjector(config.faults, config.seed)
     app[_OPERATIONS] = {}
     for method, path, handler, operation in _ROUTES:
         _add(app, method, API_PREFIX + path, handler)

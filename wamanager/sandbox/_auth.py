@@ -170,7 +170,7 @@ class Authenticator:
         if nbf is not None and not _is_time(nbf):
             raise self._refused("The JWT's nbf must be a number (seconds since 1970).")
         if not isinstance(jti, str) or not jti:
-            raise self._refused("The JWT's jti must be a non-empty string.")
+            raise self._refused("The JWT ID (the jti claim) must be a non-empty string.")
         if iat > now + LEEWAY:
             raise self._refused("The JWT's iat is in the future.")
         if nbf is not None and nbf > now + LEEWAY:

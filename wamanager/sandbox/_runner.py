@@ -26,10 +26,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from ._app import API_PREFIX, CONTROL_PREFIX, ENGINE, create_app, reset_app
+from ._app import API_PREFIX, CONTROL_PREFIX, ENGINE, create_app, reset_app, set_faults
 from ._auth import TokenMinter
 from ._clock import ManualClock, SandboxClock
-from ._config import DEFAULT_APPLICATION_ID, Application, SandboxConfig
+from ._config import DEFAULT_APPLICATION_ID, Application, FaultConfig, SandboxConfig
 from ._engine import OTPMessage, SandboxEngine
 from ._inbox import SandboxInbox
 from ._stats import SandboxStats
@@ -250,6 +250,10 @@ class SandboxHandle:
     def reset(self) -> None:
         """Forget every deployment, counter and rate bucket (``POST /_sandbox/reset``)."""
         reset_app(self.app)
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        """Inject ``faults`` from now on (``PUT /_sandbox/faults``); ``FaultConfig()`` stops."""
+        set_faults(self.app, faults)
 
     def __repr__(self) -> str:
         return f"SandboxHandle(base_url={self.base_url!r})"
