@@ -59,6 +59,7 @@ SERVER = textwrap.dedent(
         config, key = with_default_application(SandboxConfig(
             scenarios=(Scenario("*", stuck_in="CREATING_CLUSTER"),),
             max_deployments=1_000_000,
+            rate_limit=None,  # poll cost, not the account limit
         ))
         app = create_app(config)
         app.middlewares.insert(0, count)

@@ -1,16 +1,25 @@
-"""What every resource group shares: a session, argument checks and body parsing."""
+"""What every resource group shares: one request helper over the session, and its checks.
+
+Every resource method is a line or two over :meth:`Resource._call` (anthropic's
+``self._post(path, body=..., cast_to=...)`` is the model): it validates and encodes the
+request model, sends it through the session (retries, rate control, errors), and parses the
+answer into ``cast_to``; :meth:`Resource._call_first` also unwraps the one-item lists the API
+wraps single results in.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import UnexpectedResponse, ValidationError
-from ..models import converter, describe_structure_error
+from ..models import converter, describe_structure_error, unstructure
+from ..rules import validate
 from ..session import Response, Session
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _UNSENDABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]").search
 #: The converter's structure hook of each response model, looked up once.
@@ -27,6 +36,50 @@ class Resource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._session.base_url}>"
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        ids: Mapping[str, str],
+        *,
+        body: object = None,
+        query: Mapping[str, str] | None = None,
+        replay_safe: bool | None = None,
+        local_throttle: bool = False,
+    ) -> Response:
+        """Send one request: ``body`` is a request model (validated, then encoded) or a
+        ready JSON value; ``ids`` fill the path template."""
+        if body is not None and not isinstance(body, dict):
+            validate(body)
+            body = unstructure(body)
+        return await self._session.request(
+            method,
+            path,
+            path_params=ids,
+            params=query,
+            json_body=body,
+            replay_safe=replay_safe,
+            local_throttle=local_throttle,
+        )
+
+    async def _call(self, method: str, path: str, cast_to: type[T], what: str, **options: Any) -> T:
+        """:meth:`_send`, then the answer parsed into ``cast_to`` (``what`` names the call in
+        an :class:`~wamanager.errors.UnexpectedResponse`)."""
+        return parse(await self._send(method, path, **options), cast_to, what=what)
+
+    async def _call_first(
+        self,
+        method: str,
+        path: str,
+        cast_to: type[T],
+        what: str,
+        items: Callable[[T], Sequence[U]],
+        **options: Any,
+    ) -> U:
+        """:meth:`_call`, then the first of the ``items`` the answer wraps its one result in."""
+        response = await self._send(method, path, **options)
+        return first(items(parse(response, cast_to, what=what)), what=what, status=response.status)
 
 
 def parse(response: Response, cls: type[T], *, what: str) -> T:

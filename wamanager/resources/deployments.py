@@ -5,10 +5,10 @@ from __future__ import annotations
 import builtins
 
 from ..errors import UnexpectedResponse
-from ..models import Deployment, DeploymentRequest, unstructure
-from ..rules import validate
-from ._base import Resource, parse, parse_data, require
+from ..models import Deployment, DeploymentRequest
+from ._base import Resource, parse_data, require
 
+_ALL = "/deployments"
 _ONE = "/deployments/{deployment_id}"
 
 
@@ -26,25 +26,22 @@ class Deployments(Resource):
         ``existing_deployment_id`` is the deployment to adopt.
         Raises :class:`~wamanager.errors.Forbidden` when the account may not use the API.
         """
-        validate(require(request, DeploymentRequest, "request"))
-        response = await self._session.request(
-            "POST", "/deployments", json_body=unstructure(request), replay_safe=True
+        body = require(request, DeploymentRequest, "request")
+        return await self._call(
+            "POST", _ALL, Deployment, "create deployment", ids={}, body=body, replay_safe=True
         )
-        return parse(response, Deployment, what="create deployment")
 
     async def get(self, deployment_id: str) -> Deployment:
         """One deployment and its ``current_state``. Raises :class:`~wamanager.errors.NotFound`."""
-        response = await self._session.request(
-            "GET", _ONE, path_params={"deployment_id": deployment_id}
-        )
-        return parse(response, Deployment, what="get deployment")
+        ids = {"deployment_id": deployment_id}
+        return await self._call("GET", _ONE, Deployment, "get deployment", ids=ids)
 
     async def list(self) -> builtins.list[Deployment]:
         """Every deployment of the account (``GET /deployments``, a JSON array).
 
         Not in the v0.1.5 spec; documented in Vonage's sticker guide.
         """
-        status, data = await self._session.request("GET", "/deployments")
+        status, data = await self._send("GET", _ALL, {})
         if not isinstance(data, builtins.list):
             raise UnexpectedResponse("list deployments: expected a JSON array", status=status)
         return [
@@ -57,4 +54,4 @@ class Deployments(Resource):
         Raises :class:`~wamanager.errors.StateConflict` when it is already being deleted or
         is in a state that cannot be deleted yet.
         """
-        await self._session.request("DELETE", _ONE, path_params={"deployment_id": deployment_id})
+        await self._send("DELETE", _ONE, {"deployment_id": deployment_id})

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from ..models import (
-    OTPMethod,
-    ResendRequest,
-    ResendResult,
-    VerifyRequest,
-    VerifyResult,
-    unstructure,
-)
-from ..rules import validate
-from ._base import Resource, parse
+from ..models import OTPMethod, ResendRequest, ResendResult, VerifyRequest, VerifyResult
+from ._base import Resource
+
+_RESEND = "/deployments/{deployment_id}/resend-otp"
+_VERIFY = "/deployments/{deployment_id}/verify"
+
+
+def _ids(deployment_id: str) -> dict[str, str]:
+    return {"deployment_id": deployment_id}
 
 
 class OTP(Resource):
@@ -35,19 +34,16 @@ class OTP(Resource):
         again). Retried only when the request surely never reached the server (connection
         refused).
         """
-        body: dict[str, str] = {}
-        if method is not None:
-            request = ResendRequest(method=method)
-            validate(request)
-            body = unstructure(request)
-        response = await self._session.request(
+        body: object = {} if method is None else ResendRequest(method=method)
+        return await self._call(
             "POST",
-            "/deployments/{deployment_id}/resend-otp",
-            path_params={"deployment_id": deployment_id},
-            json_body=body,
+            _RESEND,
+            ResendResult,
+            "resend OTP",
+            ids=_ids(deployment_id),
+            body=body,
             local_throttle=True,
         )
-        return parse(response, ResendResult, what="resend OTP")
 
     async def verify(self, deployment_id: str, code: str) -> VerifyResult:
         """Submit the code the number received (answers 201; the state moves to CODE_VERIFIED).
@@ -58,13 +54,12 @@ class OTP(Resource):
         surely never reached the server.
         The code is a secret: it is never logged nor shown in an error.
         """
-        request = VerifyRequest(code=code)
-        validate(request)
-        response = await self._session.request(
+        return await self._call(
             "POST",
-            "/deployments/{deployment_id}/verify",
-            path_params={"deployment_id": deployment_id},
-            json_body=unstructure(request),
+            _VERIFY,
+            VerifyResult,
+            "verify OTP",
+            ids=_ids(deployment_id),
+            body=VerifyRequest(code=code),
             local_throttle=True,
         )
-        return parse(response, VerifyResult, what="verify OTP")

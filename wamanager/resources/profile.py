@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from ..models import PhotoUpdate, Profile, ProfilePhoto, unstructure
-from ..rules import validate
-from ._base import Resource, parse, require
+from ..models import PhotoUpdate, Profile, ProfilePhoto
+from ._base import Resource, require
 
 _PROFILE = "/deployments/{deployment_id}/profile"
 _PHOTO = "/deployments/{deployment_id}/profile/photo"
+
+
+def _ids(deployment_id: str) -> dict[str, str]:
+    return {"deployment_id": deployment_id}
 
 
 class Profiles(Resource):
@@ -17,10 +20,7 @@ class Profiles(Resource):
 
     async def get(self, deployment_id: str) -> Profile:
         """The profile. Raises :class:`~wamanager.errors.NotFound`."""
-        response = await self._session.request(
-            "GET", _PROFILE, path_params={"deployment_id": deployment_id}
-        )
-        return parse(response, Profile, what="get profile")
+        return await self._call("GET", _PROFILE, Profile, "get profile", ids=_ids(deployment_id))
 
     async def update(self, deployment_id: str, profile: Profile) -> Profile:
         """Change the fields of ``profile`` that are not ``None`` (``PATCH``); returns the result.
@@ -30,21 +30,15 @@ class Profiles(Resource):
         :class:`~wamanager.errors.InvalidParameters`. Replay-safe: retried after any
         transient failure, as a GET is.
         """
-        validate(require(profile, Profile, "profile"))
-        response = await self._session.request(
-            "PATCH",
-            _PROFILE,
-            path_params={"deployment_id": deployment_id},
-            json_body=unstructure(profile),
+        body = require(profile, Profile, "profile")
+        return await self._call(
+            "PATCH", _PROFILE, Profile, "update profile", ids=_ids(deployment_id), body=body
         )
-        return parse(response, Profile, what="update profile")
 
     async def get_photo(self, deployment_id: str) -> ProfilePhoto:
         """Where the current profile photo was pulled from."""
-        response = await self._session.request(
-            "GET", _PHOTO, path_params={"deployment_id": deployment_id}
-        )
-        return parse(response, ProfilePhoto, what="get profile photo")
+        ids = _ids(deployment_id)
+        return await self._call("GET", _PHOTO, ProfilePhoto, "get profile photo", ids=ids)
 
     async def update_photo(self, deployment_id: str, image_url: str) -> ProfilePhoto:
         """Replace the photo with the image at ``image_url`` (.png/.jpg, 192–640 px, ≤ 5 MB).
@@ -53,13 +47,12 @@ class Profiles(Resource):
         as :class:`~wamanager.errors.Unprocessable`. Replay-safe (a repeat sets the same
         photo again): retried after any transient failure, as a GET is.
         """
-        request = PhotoUpdate(image_url=image_url)
-        validate(request)
-        response = await self._session.request(
+        return await self._call(
             "POST",
             _PHOTO,
-            path_params={"deployment_id": deployment_id},
-            json_body=unstructure(request),
+            ProfilePhoto,
+            "update profile photo",
+            ids=_ids(deployment_id),
+            body=PhotoUpdate(image_url=image_url),
             replay_safe=True,  # setting the same photo twice leaves the same photo
         )
-        return parse(response, ProfilePhoto, what="update profile photo")

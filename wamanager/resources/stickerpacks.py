@@ -10,12 +10,11 @@ from ..models import (
     StickerpackDetails,
     StickerpackList,
     StickerpackRef,
-    unstructure,
 )
-from ..rules import validate
-from ._base import Resource, first, namespace_query, parse
+from ._base import Resource, namespace_query
 
 _PACKS = "/deployments/{deployment_id}/stickerpacks"
+_ONE = _PACKS + "/{stickerpack_id}"
 
 
 class Stickerpacks(Resource):
@@ -27,15 +26,15 @@ class Stickerpacks(Resource):
         self, deployment_id: str, namespace: str | None = None
     ) -> builtins.list[StickerpackRef]:
         """The deployment's third-party packs, or WhatsApp's own with ``namespace="whatsapp"``."""
-        response = await self._session.request(
+        packs = await self._call(
             "GET",
             _PACKS,
-            path_params={"deployment_id": deployment_id},
-            params=namespace_query(namespace),
+            StickerpackList,
+            "list stickerpacks",
+            ids={"deployment_id": deployment_id},
+            query=namespace_query(namespace),
         )
-        return builtins.list(
-            parse(response, StickerpackList, what="list stickerpacks").stickerpacks
-        )
+        return builtins.list(packs.stickerpacks)
 
     async def create(
         self,
@@ -58,22 +57,23 @@ class Stickerpacks(Resource):
             ios_app_store_link=ios_app_store_link,
             android_app_store_link=android_app_store_link,
         )
-        validate(request)
-        response = await self._session.request(
+        return await self._call_first(
             "POST",
             _PACKS,
-            path_params={"deployment_id": deployment_id},
-            json_body=unstructure(request),
+            StickerpackList,
+            "create stickerpack",
+            lambda made: made.stickerpacks,
+            ids={"deployment_id": deployment_id},
+            body=request,
         )
-        packs = parse(response, StickerpackList, what="create stickerpack").stickerpacks
-        return first(packs, what="create stickerpack", status=response.status)
 
     async def get(self, deployment_id: str, pack_id: str) -> Stickerpack:
         """One pack's name, publisher and store links."""
-        response = await self._session.request(
+        return await self._call_first(
             "GET",
-            _PACKS + "/{stickerpack_id}",
-            path_params={"deployment_id": deployment_id, "stickerpack_id": pack_id},
+            _ONE,
+            StickerpackDetails,
+            "get stickerpack",
+            lambda found: found.stickerpacks,
+            ids={"deployment_id": deployment_id, "stickerpack_id": pack_id},
         )
-        packs = parse(response, StickerpackDetails, what="get stickerpack").stickerpacks
-        return first(packs, what="get stickerpack", status=response.status)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 
-from ..models import (
-    Sticker,
-    StickerCreate,
-    StickerDetails,
-    StickerList,
-    StickerRef,
-    unstructure,
-)
-from ..rules import validate
-from ._base import Resource, first, namespace_query, parse
+from ..models import Sticker, StickerCreate, StickerDetails, StickerList, StickerRef
+from ._base import Resource, namespace_query, parse
 
 _STICKERS = "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}/stickers"
 _ONE = _STICKERS + "/{sticker_index}"
+
+
+def _ids(deployment_id: str, pack_id: str) -> dict[str, str]:
+    return {"deployment_id": deployment_id, "stickerpack_id": pack_id}
+
+
+def _sticker_ids(deployment_id: str, pack_id: str, index: str) -> dict[str, str]:
+    return {**_ids(deployment_id, pack_id), "sticker_index": index}
 
 
 class Stickers(Resource):
@@ -29,13 +29,15 @@ class Stickers(Resource):
         self, deployment_id: str, pack_id: str, namespace: str | None = None
     ) -> builtins.list[StickerRef]:
         """The indexes of a pack's stickers (``namespace="whatsapp"`` for first-party packs)."""
-        response = await self._session.request(
+        listed = await self._call(
             "GET",
             _STICKERS,
-            path_params={"deployment_id": deployment_id, "stickerpack_id": pack_id},
-            params=namespace_query(namespace),
+            StickerList,
+            "list stickers",
+            ids=_ids(deployment_id, pack_id),
+            query=namespace_query(namespace),
         )
-        return builtins.list(parse(response, StickerList, what="list stickers").stickers)
+        return builtins.list(listed.stickers)
 
     async def create(
         self,
@@ -50,45 +52,33 @@ class Stickers(Resource):
         """
         # The model's converter takes a lone string as one emoji; tuple() would split it
         # into code points and break emojis made of several ("👍🏽", flags).
-        request = StickerCreate(image_data_id=image_data_id, emojis=emojis)
-        validate(request)
-        response = await self._session.request(
+        return await self._call_first(
             "POST",
             _STICKERS,
-            path_params={"deployment_id": deployment_id, "stickerpack_id": pack_id},
-            json_body=unstructure(request),
+            StickerList,
+            "create sticker",
+            lambda made: made.stickers,
+            ids=_ids(deployment_id, pack_id),
+            body=StickerCreate(image_data_id=image_data_id, emojis=emojis),
         )
-        stickers = parse(response, StickerList, what="create sticker").stickers
-        return first(stickers, what="create sticker", status=response.status)
 
     async def get(
         self, deployment_id: str, pack_id: str, index: str, namespace: str | None = None
     ) -> Sticker:
         """One sticker's media ids and emojis."""
-        response = await self._session.request(
+        return await self._call_first(
             "GET",
             _ONE,
-            path_params={
-                "deployment_id": deployment_id,
-                "stickerpack_id": pack_id,
-                "sticker_index": index,
-            },
-            params=namespace_query(namespace),
+            StickerDetails,
+            "get sticker",
+            lambda found: found.stickers,
+            ids=_sticker_ids(deployment_id, pack_id, index),
+            query=namespace_query(namespace),
         )
-        details = parse(response, StickerDetails, what="get sticker").stickers
-        return first(details, what="get sticker", status=response.status)
 
     async def delete(self, deployment_id: str, pack_id: str, index: str) -> Sticker | None:
         """Delete a sticker; returns the deleted sticker when the API echoes it."""
-        response = await self._session.request(
-            "DELETE",
-            _ONE,
-            path_params={
-                "deployment_id": deployment_id,
-                "stickerpack_id": pack_id,
-                "sticker_index": index,
-            },
-        )
+        response = await self._send("DELETE", _ONE, _sticker_ids(deployment_id, pack_id, index))
         if response.data is None:
             return None
         stickers = parse(response, StickerDetails, what="delete sticker").stickers
