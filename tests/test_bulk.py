@@ -294,7 +294,12 @@ async def test_the_report_writes_itself_as_json_and_csv(
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"concurrency": 0}, "concurrency"), ({"resend_afterr": 1}, "resend_afterr")],
+    [
+        ({"concurrency": 0}, "concurrency"),
+        ({"resend_afterr": 1}, "resend_afterr"),
+        # Found by the reliability suite: a TypeError from the progress task, after the run began.
+        ({"progress_every": None}, "progress_every"),
+    ],
 )
 async def test_bad_run_options_fail_before_anything(
     served: tuple[SandboxHandle, Gate], kwargs: dict[str, object], field: str

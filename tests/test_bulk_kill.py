@@ -1,10 +1,12 @@
 """A journaled bulk run killed with SIGKILL at seeded moments resumes to the right end.
 
 The sandbox runs in this process; the bulk run in a child process that prints a line per
-event. The test kills the child after a seeded number of lines (every other time right after
-a create was announced, so that the create is in flight) plus a seeded few milliseconds,
-checks the journal's integrity, and starts the child again with the same journal, until a run
-completes. Then every number must be in its right state, created exactly once.
+event, and one as each journal write starts. The test kills the child after a seeded number of
+lines (a third of the time right after a create was announced, so that the create is in
+flight; a third right after a journal write began, so that its transaction is being written)
+plus a seeded few milliseconds, checks the journal's integrity, and starts the child again with
+the same journal, until a run completes. Then every number must be in its right state,
+created exactly once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ import aiohttp, anyio
 from wamanager import (
     DeploymentRequest, JWTAuth, NumberChanged, PollPolicy, WhatsAppManager, provision_many,
 )
+from wamanager.journal import Journal
+
+# Each journal write announces itself as it starts, so that a kill can land during one.
+write = Journal._run
+
+async def announced(self, work, *args):
+    print("journal", flush=True)
+    return await write(self, work, *args)
+
+Journal._run = announced
 
 async def main():
     cfg = json.loads(os.environ["BULK_CHILD"])
@@ -124,11 +136,15 @@ async def test_killed_runs_resume_to_the_right_end_with_one_create_each(tmp_path
                 }
             ),
         }
-        kills = 0
+        kills = during_writes = 0
         for attempt in range(10):
-            if attempt % 2:
+            if attempt % 3 == 1:
                 # right after a create is announced (its intent written): while it is in flight
                 killed, output = await run_child(env, rng.randint(1, 8), 0.0, counting="create")
+            elif attempt % 3 == 2:
+                # right after a journal write began: while its transaction is being written
+                killed, output = await run_child(env, rng.randint(1, 60), 0.0, counting="journal")
+                during_writes += killed
             else:
                 # after any event, a few milliseconds on: in the middle of whatever comes next
                 killed, output = await run_child(env, rng.randint(1, 40), rng.uniform(0, 0.004))
@@ -143,6 +159,7 @@ async def test_killed_runs_resume_to_the_right_end_with_one_create_each(tmp_path
         creates = Counter(dep.msisdn for dep in sandbox.engine)
         states = {dep.msisdn: dep.state for dep in sandbox.engine}
     assert kills >= 5
+    assert during_writes >= 2
     assert set(creates.values()) == {1}
     assert len(creates) == len(NUMBERS)
     expected = {f"44{n}": S.READY for n in NUMBERS} | {FAILING: S.ERROR}

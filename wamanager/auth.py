@@ -132,10 +132,17 @@ def _load_private_key(private_key: PrivateKey) -> RSAPrivateKey:
         where = repr(str(path)) if isinstance(private_key, os.PathLike) else "the given path"
         try:
             pem = path.read_bytes()
-        except (OSError, ValueError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) else "not a usable path"
+        except OSError as exc:
+            why = exc.strerror
+        except ValueError:
+            why = "not a usable path"
+        else:
+            why = None
+        if why is not None:
+            # Raised outside the except block: the OSError names the "file", which may be key
+            # material, and would stay reachable as this error's __context__.
             reason = f"is not PEM text and no readable file is at {where} ({why})"
-            raise ValidationError([("private_key", reason)], model="JWTAuth") from None
+            raise ValidationError([("private_key", reason)], model="JWTAuth")
     else:
         raise ValidationError(
             [

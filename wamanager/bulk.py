@@ -235,6 +235,11 @@ async def provision_many(
     """
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValidationError([("concurrency", "must be a whole number >= 1")], model="bulk")
+    if isinstance(progress_every, bool) or not isinstance(progress_every, (int, float)):
+        raise ValidationError(
+            [("progress_every", "must be a number of seconds (0: no periodic totals)")],
+            model="bulk",
+        )
     options: dict[str, Any] = dict(watch_options)
     watch_arguments(watch_options)  # validates the option names and values, before anything
     clock: Clock = options.get("clock", wam.clock)

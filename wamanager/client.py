@@ -37,6 +37,24 @@ class _Shared:
         self.clock = clock
 
 
+#: The variable ``from_env`` reads each of these arguments from.
+_VARIABLES = {
+    "application_id": "VONAGE_APPLICATION_ID",
+    "private_key": "VONAGE_PRIVATE_KEY",
+    "api_key": "VONAGE_API_KEY",
+    "api_secret": "VONAGE_API_SECRET",
+    "base_url": "WAMANAGER_BASE_URL",
+}
+
+
+def _named_by_variables(error: ValidationError) -> ValidationError:
+    """``error`` with each argument read from a variable named by that variable."""
+    return ValidationError(
+        [(_VARIABLES.get(field, field), reason) for field, reason in error.errors],
+        model="environment",
+    )
+
+
 class WhatsAppManager:
     """Async client for the WhatsApp Provisioning API.
 
@@ -176,22 +194,24 @@ class WhatsAppManager:
             reason = f"is not set ({' and '.join(pair)} go together)"
             raise ValidationError([(name, reason) for name in missing], model="environment")
         auth: Auth
-        if pair is basic_pair:
-            auth = BasicAuth(given["VONAGE_API_KEY"], given["VONAGE_API_SECRET"])
-        else:
-            private_key = given["VONAGE_PRIVATE_KEY"]
-            if "-----BEGIN" in private_key and "\n" not in private_key:
-                # PEM text kept on one line, as .env files and CI secrets often hold it
-                private_key = private_key.replace("\\n", "\n")
-            try:
+        try:
+            if pair is basic_pair:
+                auth = BasicAuth(given["VONAGE_API_KEY"], given["VONAGE_API_SECRET"])
+            else:
+                private_key = given["VONAGE_PRIVATE_KEY"]
+                if "-----BEGIN" in private_key and "\n" not in private_key:
+                    # PEM text kept on one line, as .env files and CI secrets often hold it
+                    private_key = private_key.replace("\\n", "\n")
                 auth = JWTAuth(given["VONAGE_APPLICATION_ID"], private_key)
-            except ValidationError as exc:
-                errors = [("VONAGE_PRIVATE_KEY", reason) for _, reason in exc.errors]
-                raise ValidationError(errors, model="environment") from None
+        except ValidationError as exc:
+            raise _named_by_variables(exc) from None
         base_url = env.get("WAMANAGER_BASE_URL", "").strip()
-        if base_url:
-            client_kwargs.setdefault("base_url", base_url)
-        return cls(auth, **client_kwargs)
+        if not base_url or "base_url" in client_kwargs:
+            return cls(auth, **client_kwargs)
+        try:
+            return cls(auth, base_url=base_url, **client_kwargs)
+        except ValidationError as exc:
+            raise _named_by_variables(exc) from None
 
     def with_options(
         self,

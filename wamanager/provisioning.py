@@ -46,7 +46,10 @@ StepHook = Callable[[str, str | None], Awaitable[None]]
 
 #: Retries of the replay-safe steps (create, profile, photo) within one ``provision()`` call:
 #: more than a plain call's, since a step that fails after READY costs a whole onboarding.
-PROVISION_RETRIES = 5
+#: Twenty (about two minutes of backoff before giving up on an API that stays down): with
+#: every fault kind at 15% about half of all attempts fail, and five retries then lost one
+#: step in a hundred (the reliability suite's chaos run, tests/reliability/test_chaos.py).
+PROVISION_RETRIES = 20
 
 
 async def provision(

@@ -147,6 +147,8 @@ class WatchOptions(TypedDict, total=False):
 
 
 _OTP_POLICY_FIELDS = frozenset(f.name for f in attrs.fields(OTPPolicy))
+# The delivery methods, as given: a plain list, so that any value can be looked up in it.
+_METHODS = [m.value for m in OTPMethod]
 
 
 def watch_arguments(options: WatchOptions) -> dict[str, Any]:
@@ -162,10 +164,36 @@ def watch_arguments(options: WatchOptions) -> dict[str, Any]:
             [(name, "is not a watcher option") for name in unknown], model="watch options"
         )
     arguments: dict[str, Any] = dict(options)
+    problems = _option_problems(arguments)
+    if problems:
+        raise ValidationError(problems, model="watch options")
     limits = {name: arguments.pop(name) for name in _OTP_POLICY_FIELDS if name in arguments}
     if limits:
         arguments["otp_policy"] = attrs.evolve(arguments.get("otp_policy") or OTPPolicy(), **limits)
     return arguments
+
+
+def _option_problems(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """What is wrong with the types of the watcher ``options`` given (the OTP limits are
+    checked by :class:`~wamanager.OTPPolicy`)."""
+    problems: list[tuple[str, str]] = []
+    for name, kind in (
+        ("policy", PollPolicy),
+        ("otp_policy", OTPPolicy),
+        ("progress", OTPProgress),
+    ):
+        value = options.get(name)
+        if value is not None and not isinstance(value, kind):
+            problems.append((name, f"must be a {kind.__name__} or None"))
+    method = options.get("method")
+    if method is not None and method not in _METHODS:
+        problems.append(("method", "must be 'sms' or 'voice'"))
+    on_progress = options.get("on_progress")
+    if on_progress is not None and not callable(on_progress):
+        problems.append(("on_progress", "must be an async function (progress) or None"))
+    if "clock" in options and not isinstance(options["clock"], Clock):
+        problems.append(("clock", "must have now() and an async sleep(seconds)"))
+    return problems
 
 
 # Failures a poll or an OTP call survives: the watch backs off and tries again.
@@ -317,10 +345,18 @@ class DeploymentWatcher:
             problems.append(("deployment_id", "must be a non-empty string"))
         if otp is not None and (verify is None or resend is None):
             problems.append(("otp", "an OTP provider needs the verify and resend calls"))
-        if method is not None and method not in {m.value for m in OTPMethod}:
-            problems.append(("method", "must be 'sms' or 'voice'"))
-        if not isinstance(clock, Clock):
-            problems.append(("clock", "must have now() and an async sleep(seconds)"))
+        if otp is not None and not callable(otp):
+            problems.append(("otp", "must be an async function (deployment) -> code or None"))
+        problems += _option_problems(
+            {
+                "policy": policy,
+                "otp_policy": otp_policy,
+                "progress": progress,
+                "method": method,
+                "on_progress": on_progress,
+                "clock": clock,
+            }
+        )
         if problems:
             raise ValidationError(problems, model="DeploymentWatcher")
         self.deployment_id = deployment_id

@@ -217,6 +217,14 @@ def test_pem_body_without_header_is_rejected_without_echoing_it(pem: bytes) -> N
     _assert_rejects_key(body, [body[:40], *_secret_lines(pem)])
 
 
+def test_key_material_taken_for_a_path_is_not_kept_as_the_error_s_context(pem: bytes) -> None:
+    """The OSError that names key material as a file is not kept as the error's __context__."""
+    body = "\n".join(_secret_lines(pem))
+    with pytest.raises(ValidationError) as caught:
+        JWTAuth(APP_ID, body)
+    assert caught.value.__context__ is None
+
+
 def test_single_pem_line_is_rejected_without_echoing_it(pem: bytes) -> None:
     """One line of a key passed as the key is not quoted back in the error."""
     line = _secret_lines(pem)[5]

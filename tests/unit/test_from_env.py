@@ -124,6 +124,33 @@ def test_an_unreadable_key_names_the_variable_and_never_its_value() -> None:
     assert raised.value.__cause__ is None
 
 
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        (
+            {"VONAGE_APPLICATION_ID": "app-1\n", "VONAGE_PRIVATE_KEY": "pem"},
+            "VONAGE_APPLICATION_ID",
+        ),
+        ({"VONAGE_API_KEY": "key:1", "VONAGE_API_SECRET": "secret"}, "VONAGE_API_KEY"),
+        ({"VONAGE_API_KEY": "key", "VONAGE_API_SECRET": "secret\x01"}, "VONAGE_API_SECRET"),
+        (
+            {"VONAGE_API_KEY": "key", "VONAGE_API_SECRET": "secret", "WAMANAGER_BASE_URL": "x"},
+            "WAMANAGER_BASE_URL",
+        ),
+    ],
+    ids=["application-id", "api-key", "api-secret", "base-url"],
+)
+def test_a_bad_variable_is_named_by_its_name(
+    variables: dict[str, str], named: str, pem: str
+) -> None:
+    """A value the client refuses is reported under the variable it came from (the
+    application id was reported as VONAGE_PRIVATE_KEY, the others by argument name)."""
+    environ = {name: pem if value == "pem" else value for name, value in variables.items()}
+    with pytest.raises(ValidationError) as raised:
+        WhatsAppManager.from_env(environ)
+    assert raised.value.fields == (named,)
+
+
 def test_base_url_from_the_environment_and_from_kwargs() -> None:
     """WAMANAGER_BASE_URL sets the base URL; an explicit base_url= beats it."""
     environ = {

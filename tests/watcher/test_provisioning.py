@@ -28,6 +28,7 @@ from wamanager import (
     WhatsAppManagerError,
     provision,
 )
+from wamanager.provisioning import PROVISION_RETRIES
 from wamanager.sandbox import Account, SandboxConfig, SandboxHandle, Scenario
 
 from ._served import Gate, client, gated_sandbox
@@ -108,7 +109,7 @@ async def test_a_step_after_ready_fails_with_the_id_and_resumes(
         assert isinstance(error.cause, ServerError)
         assert error.__cause__ is error.cause
         assert isinstance(error, WhatsAppManagerError)
-        assert gate.counts[broken] == 6  # PROVISION_RETRIES retries of a replay-safe step
+        assert gate.counts[broken] == PROVISION_RETRIES + 1  # retries of a replay-safe step
         gate.failing.clear()
         before = gate.counts.copy()
         ready = await provision(
@@ -209,6 +210,13 @@ async def test_a_known_deployment_id_skips_the_create(served: tuple[SandboxHandl
         ({"photo_url": "ftp://x/y.gif"}, "image_url"),
         ({"resend_afterr": 5}, "resend_afterr"),
         ({"max_resends": -1}, "max_resends"),
+        # Watcher options of the wrong type were found by the reliability suite: they raised
+        # AttributeError or TypeError, some only after the create had been sent.
+        ({"policy": 5}, "policy"),
+        ({"progress": 1}, "progress"),
+        ({"method": ["sms"]}, "method"),
+        ({"on_progress": 3}, "on_progress"),
+        ({"otp_policy": True, "max_resends": 2}, "otp_policy"),
     ],
 )
 async def test_bad_input_fails_before_any_request(
