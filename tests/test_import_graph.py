@@ -40,6 +40,7 @@ LAYERS: dict[str, set[str]] = {
         "clock",
         "errors",
         "models",
+        "ratelimit",
         "resources",
         "retry",
         "scheduler",

@@ -84,7 +84,7 @@ from .policy import (
     next_otp_action,
 )
 from .provisioning import provision
-from .ratelimit import RateLimiter
+from .ratelimit import RateControl, RateLimiter
 from .retry import RetryPolicy
 from .scheduler import PollScheduler, PollStats
 from .session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
@@ -142,6 +142,7 @@ __all__ = [
     "Profile",
     "ProfilePhoto",
     "ProvisioningError",
+    "RateControl",
     "RateLimiter",
     "RequestTimeout",
     "Resend",

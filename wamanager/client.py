@@ -13,6 +13,7 @@ from .auth import Auth, BasicAuth, JWTAuth
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import ValidationError
 from .models import OTPMethod
+from .ratelimit import RateControl
 from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from .retry import RetryPolicy
 from .scheduler import PollScheduler
@@ -82,6 +83,10 @@ class WhatsAppManager:
             learns the account's limit from its 429s without it; when given, requests are
             spaced at this rate from the start. Default: none, learned.
         rate_burst: requests allowed at once before the rate spaces them. Default 1.
+        rate_control: the constants of the adaptive rate control
+            (:class:`~wamanager.RateControl`): its starting rate, its floor (``min_rate``,
+            the rate it never goes below however many 429s come), how fast it grows and
+            recovers. Default: ``RateControl()``.
         throttle_budget: seconds one call may spend waiting out 429s (from its first 429)
             before it raises :class:`~wamanager.errors.Throttled`. Default 120.
         max_response_size: bytes of a response body above which it is refused
@@ -108,6 +113,7 @@ class WhatsAppManager:
         retry: RetryPolicy | NotGiven = NOT_GIVEN,
         rate_limit: float | NotGiven | None = NOT_GIVEN,
         rate_burst: int | NotGiven = NOT_GIVEN,
+        rate_control: RateControl | NotGiven | None = NOT_GIVEN,
         throttle_budget: float | NotGiven = NOT_GIVEN,
         max_response_size: int | NotGiven = NOT_GIVEN,
         session: aiohttp.ClientSession | NotGiven | None = NOT_GIVEN,
@@ -134,6 +140,7 @@ class WhatsAppManager:
                 "base_url": base_url,
                 "rate_limit": rate_limit,
                 "rate_burst": rate_burst,
+                "rate_control": rate_control,
                 "session": session,
                 "sleep": sleep,
                 "rng": rng,

@@ -268,7 +268,7 @@ class RateLimiter:
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             problems.append(("rate_burst", "must be an int of at least 1"))
         if control is not None and not isinstance(control, RateControl):
-            problems.append(("control", "must be a RateControl"))
+            problems.append(("rate_control", "must be a RateControl"))
         if problems:
             raise ValidationError(problems, model="RateLimiter")
         self.limit = None if limit is None else float(limit)

@@ -61,7 +61,7 @@ from .errors import (
     ValidationError,
     error_from_response,
 )
-from .ratelimit import RateLimiter
+from .ratelimit import RateControl, RateLimiter
 from .retry import (
     REPLAY_SAFE_METHODS,
     Failure,
@@ -561,6 +561,7 @@ class Session:
         max_retries: int | NotGiven = NOT_GIVEN,
         rate_limit: float | None = None,
         rate_burst: int = 1,
+        rate_control: RateControl | None = None,
         throttle_budget: float = const.DEFAULT_THROTTLE_BUDGET,
         max_response_size: int = const.DEFAULT_MAX_RESPONSE_SIZE,
         session: aiohttp.ClientSession | None = None,
@@ -580,7 +581,10 @@ class Session:
         for name, value in (("sleep", sleep), ("rng", rng)):
             if not callable(value):
                 problems.append((name, "must be callable"))
-        limiter = _collect(problems, lambda: RateLimiter(rate_limit, burst=rate_burst, sleep=sleep))
+        limiter = _collect(
+            problems,
+            lambda: RateLimiter(rate_limit, burst=rate_burst, control=rate_control, sleep=sleep),
+        )
         options = _collect(
             problems,
             lambda: _options(timeout, retry, max_retries, throttle_budget, max_response_size),

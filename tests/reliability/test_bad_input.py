@@ -499,7 +499,7 @@ def test_client_options(
     auth = BasicAuth("key", "secret")
     refused_or_made(lambda **kw: WhatsAppManager(auth, **kw), options, CLIENT_OPTIONS)
     refused_or_made(WhatsAppManager(auth).with_options, copy, copy)
-    refused_or_made(RateLimiter, limiter, ("rate_limit", "rate_burst", "control"))
+    refused_or_made(RateLimiter, limiter, ("rate_limit", "rate_burst", "rate_control"))
 
 
 @EXAMPLES

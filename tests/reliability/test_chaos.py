@@ -26,7 +26,7 @@ Rate control. The client's adaptive rate control takes every 429 for its account
 slows down; 429s injected at random, whatever the rate, hold it near its floor (half a
 request a second) for good, and the run would take an hour. That is a property of the rate
 control, measured and reported in the README, not what this suite tests: here the client's
-limiter is told a floor its account is known to take (``RateControl.min_rate``).
+client is given a floor its account is known to take (``rate_control=RateControl(min_rate=...)``).
 
 The faults' draws are seeded, but which request gets which draw depends on the order in which
 concurrent requests arrive: the counts vary a little from run to run, the outcome never does.
@@ -52,6 +52,7 @@ from wamanager import (
     Onboarding,
     PollPolicy,
     Profile,
+    RateControl,
     WhatsAppManager,
     provision,
     provision_many,
@@ -174,10 +175,12 @@ async def test_every_number_ends_right_whatever_the_faults(
         assert sandbox.private_key_pem is not None
         auth = JWTAuth(sandbox.application_id, sandbox.private_key_pem)
         async with WhatsAppManager(
-            base_url=sandbox.base_url, auth=auth, timeout=TIMEOUT, sleep=scaled_sleep
+            base_url=sandbox.base_url,
+            auth=auth,
+            timeout=TIMEOUT,
+            sleep=scaled_sleep,
+            rate_control=RateControl(min_rate=MIN_RATE),
         ) as wam:
-            limiter = wam.session.limiter
-            limiter.control = attrs.evolve(limiter.control, min_rate=MIN_RATE)
             options: dict[str, Any] = {
                 "otp": sandbox.otp_provider,
                 "journal": journal,

@@ -59,6 +59,7 @@ EXPECTED = [
     "Profile",
     "ProfilePhoto",
     "ProvisioningError",
+    "RateControl",
     "RateLimiter",
     "RequestTimeout",
     "Resend",

@@ -478,7 +478,7 @@ async def test_finds_and_holds_an_unknown_limit(
         ({"burst": 0}, ("rate_burst",)),
         ({"burst": 1.5}, ("rate_burst",)),
         ({"limit": -1, "burst": 0}, ("rate_limit", "rate_burst")),
-        ({"control": {"initial_rate": 5}}, ("control",)),
+        ({"control": {"initial_rate": 5}}, ("rate_control",)),
     ],
 )
 def test_bad_settings_are_rejected(kwargs: dict[str, Any], fields: tuple[str, ...]) -> None:

@@ -898,3 +898,17 @@ async def test_a_body_that_is_not_json_is_refused_before_sending(
         await client.session.request("POST", "/deployments", json_body=body)
     assert caught.value.fields == (field,)
     assert api.requests == []
+
+
+async def test_rate_control_sets_the_limiters_floor(
+    make_client: Callable[..., WhatsAppManager],
+) -> None:
+    """rate_control= reaches the shared limiter (a copy shares it); a bad one is refused."""
+    from wamanager import RateControl, ValidationError
+
+    wam = make_client(rate_control=RateControl(min_rate=25.0))
+    assert wam.session.limiter.control.min_rate == 25.0
+    assert wam.with_options(timeout=5).session.limiter is wam.session.limiter
+    with pytest.raises(ValidationError) as caught:
+        make_client(rate_control="fast")
+    assert "rate_control" in caught.value.fields
