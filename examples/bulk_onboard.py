@@ -20,6 +20,7 @@ from pathlib import Path
 import anyio
 
 from wamanager import (
+    BulkEvent,
     BulkProgress,
     BulkReport,
     DeploymentRequest,
@@ -30,7 +31,6 @@ from wamanager import (
     WhatsAppManager,
     provision_many,
 )
-from wamanager.bulk import BulkEvent
 from wamanager.sandbox import SandboxConfig, Scenario, run_sandbox
 
 SPEED = float(os.environ.get("WAMANAGER_SANDBOX_SPEED", "60"))

@@ -24,8 +24,8 @@ from wamanager import (
     WhatsAppManager,
     provision_many,
 )
-from wamanager.bulk import BulkEvent
-from wamanager.clock import SYSTEM_CLOCK
+from wamanager._bulk import BulkEvent
+from wamanager._clock import SYSTEM_CLOCK
 from wamanager.sandbox import SandboxConfig, SandboxHandle, Scenario, run_sandbox
 from wamanager.testing import sandbox_client
 

@@ -37,7 +37,7 @@ import aiohttp, anyio
 from wamanager import (
     DeploymentRequest, JWTAuth, NumberChanged, PollPolicy, WhatsAppManager, provision_many,
 )
-from wamanager.journal import Journal
+from wamanager._journal import Journal
 
 # Each journal write announces itself as it starts, so that a kill can land during one.
 write = Journal._run

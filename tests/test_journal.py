@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from wamanager import DeploymentRequest, JournalError, OTPProgress
-from wamanager.journal import Journal, fingerprint
+from wamanager._journal import Journal, fingerprint
 
 
 def requests(*numbers: str, secret: str = "VNAME-SECRET-Qx") -> list[DeploymentRequest]:  # noqa: S107

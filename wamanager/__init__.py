@@ -4,9 +4,9 @@ Vonage labels this API deprecated (Meta is retiring the WhatsApp On-Premises API
 wamanager serves the teams who still run it.
 """
 
-from ._version import __version__
-from .auth import Auth, BasicAuth, BearerToken, JWTAuth
-from .bulk import (
+from ._auth import Auth, BasicAuth, BearerToken, JWTAuth
+from ._bulk import (
+    BulkEvent,
     BulkProgress,
     BulkReport,
     NumberChanged,
@@ -14,9 +14,9 @@ from .bulk import (
     Onboarding,
     provision_many,
 )
-from .client import WhatsAppManager
-from .clock import Clock, SystemClock
-from .errors import (
+from ._client import WhatsAppManager
+from ._clock import SYSTEM_CLOCK, Clock, SystemClock
+from ._errors import (
     APIError,
     ClientClosed,
     Conflict,
@@ -44,7 +44,7 @@ from .errors import (
     WatchTimeout,
     WhatsAppManagerError,
 )
-from .events import (
+from ._events import (
     CodeRejected,
     CodeRequested,
     CodeResent,
@@ -55,8 +55,8 @@ from .events import (
     StateChanged,
     Succeeded,
 )
-from .journal import JournalError
-from .models import (
+from ._journal import JournalError
+from ._models import (
     CurrentState,
     Deployment,
     DeploymentRequest,
@@ -73,7 +73,7 @@ from .models import (
     VerifyResult,
     Vertical,
 )
-from .policy import (
+from ._policy import (
     GiveUp,
     OTPPolicy,
     OTPProgress,
@@ -83,21 +83,24 @@ from .policy import (
     Wait,
     next_otp_action,
 )
-from .provisioning import provision
-from .ratelimit import RateControl, RateLimiter
-from .retry import RetryPolicy
-from .scheduler import PollScheduler, PollStats
-from .session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
-from .states import DeploymentState
-from .watcher import DeploymentWatcher, EventStream, OTPProvider, WatchOptions
+from ._provisioning import provision
+from ._ratelimit import RateControl, RateLimiter
+from ._retry import RetryPolicy
+from ._scheduler import PollScheduler, PollStats
+from ._session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
+from ._states import DeploymentState
+from ._version import __version__
+from ._watcher import DeploymentWatcher, EventStream, OTPProvider, WatchOptions
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "NOT_GIVEN",
+    "SYSTEM_CLOCK",
     "APIError",
     "Auth",
     "BasicAuth",
     "BearerToken",
+    "BulkEvent",
     "BulkProgress",
     "BulkReport",
     "ClientClosed",

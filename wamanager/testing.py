@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .client import WhatsAppManager
+    from ._client import WhatsAppManager
     from .sandbox import SandboxConfig, SandboxHandle
 
 __all__ = ["sandbox_client", "wamanager_client", "wamanager_sandbox", "wamanager_sandbox_config"]
@@ -64,8 +64,8 @@ def sandbox_client(handle: SandboxHandle, **client_kwargs: Any) -> WhatsAppManag
     given its own applications (the handle then knows no private key): build the client
     with your key instead.
     """
-    from .auth import JWTAuth
-    from .client import WhatsAppManager
+    from ._auth import JWTAuth
+    from ._client import WhatsAppManager
 
     if "auth" not in client_kwargs:
         if handle.private_key_pem is None:

@@ -21,9 +21,9 @@ from typing import Any
 import attrs
 import pytest
 
+from wamanager._states import DeploymentState
 from wamanager.cli import main
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle, Scenario, run_sandbox
-from wamanager.states import DeploymentState
 
 #: Every variable the command reads; each test starts with none of them set.
 VARIABLES = (

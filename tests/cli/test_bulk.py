@@ -23,6 +23,7 @@ import pytest
 from rich.console import Console
 
 from wamanager import BulkProgress, BulkReport, DeploymentState, NumberOutcome
+from wamanager._models import Deployment, Vertical, structure
 from wamanager.cli._bulk import (
     BulkFile,
     CommandOTP,
@@ -35,7 +36,6 @@ from wamanager.cli._bulk import (
     read_bulk_file,
     summary_lines,
 )
-from wamanager.models import Deployment, Vertical, structure
 from wamanager.sandbox import SandboxConfig, Scenario
 
 from .conftest import CLI, FAILING, STUCK, VARIABLES, ThreadedSandbox

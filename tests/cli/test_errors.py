@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wamanager.cli._errors import (
-    EXIT_API,
-    EXIT_DEPLOYMENT,
-    EXIT_INTERRUPTED,
-    EXIT_TIMEOUT,
-    EXIT_UNEXPECTED,
-    EXIT_USAGE,
-    exit_code,
-    explain,
-    unwrap,
-)
-from wamanager.errors import (
+from wamanager._errors import (
     APIError,
     ConnectionFailed,
     DeploymentDeleted,
@@ -34,8 +23,19 @@ from wamanager.errors import (
     VerificationFailed,
     WatchTimeout,
 )
-from wamanager.models import CurrentState, Deployment, InvalidParameter, ProblemDetails
-from wamanager.states import DeploymentState
+from wamanager._models import CurrentState, Deployment, InvalidParameter, ProblemDetails
+from wamanager._states import DeploymentState
+from wamanager.cli._errors import (
+    EXIT_API,
+    EXIT_DEPLOYMENT,
+    EXIT_INTERRUPTED,
+    EXIT_TIMEOUT,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    exit_code,
+    explain,
+    unwrap,
+)
 
 
 class Group(Exception):

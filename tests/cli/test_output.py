@@ -7,12 +7,12 @@ from datetime import datetime, timezone
 
 import pytest
 
+from wamanager._errors import ServerError
+from wamanager._events import CodeRejected, CodeRequested, PollFailed, StateChanged, Succeeded
+from wamanager._models import CurrentState, Deployment
+from wamanager._states import DeploymentState
 from wamanager.cli._deployments import describe
 from wamanager.cli._output import Output, to_json
-from wamanager.errors import ServerError
-from wamanager.events import CodeRejected, CodeRequested, PollFailed, StateChanged, Succeeded
-from wamanager.models import CurrentState, Deployment
-from wamanager.states import DeploymentState
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 READY = Deployment(

@@ -234,7 +234,7 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 def test_the_library_does_not_import_click_or_rich() -> None:
     """`import wamanager` (and the cli package itself) loads neither click nor rich."""
     done = _python(
-        "import sys, wamanager, wamanager.client, wamanager.cli; "
+        "import sys, wamanager, wamanager._client, wamanager.cli; "
         "print(sorted(m for m in ('click', 'rich') if m in sys.modules))"
     )
     assert done.returncode == 0, done.stderr

@@ -10,11 +10,11 @@ import re
 import pytest
 
 from wamanager import DeploymentRequest, WhatsAppManager
-from wamanager.auth import BasicAuth
+from wamanager._auth import BasicAuth
+from wamanager._errors import Unauthorized
+from wamanager._policy import PollPolicy
 from wamanager.cli._deployments import SandboxOTP, follow
 from wamanager.cli._output import Output
-from wamanager.errors import Unauthorized
-from wamanager.policy import PollPolicy
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle
 
 from .conftest import CLI, FAILING, STUCK, ThreadedSandbox

@@ -20,7 +20,7 @@ Deviations from "every check, strictly", each narrow and configured in ``schemat
   ``updateProfilePhoto`` (a URL that is no .png/.jpg) and ``createDeployment`` (a number
   that is not E.164 digits), and 400 for ``createStickerpacks`` and ``createStickers``
   (store links that are no http(s) URL, WhatsApp's limits on names, emojis and stickers):
-  rules production applies that the schema does not state (``wamanager.rules``).
+  rules production applies that the schema does not state (``wamanager._rules``).
 * Deletion of the deployment and of a sticker get ids of their own (so the other
   operations keep finding theirs for the whole run).
 * ``unsupported_method`` and ``allow_header_conformance`` are off for ``/deployments``: the
@@ -44,8 +44,8 @@ from pathlib import Path
 
 import pytest
 
+from wamanager._states import DeploymentState
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle, run_sandbox
-from wamanager.states import DeploymentState
 
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "whatsapp-provisioning.patched.yml"
 HERE = Path(__file__).resolve().parent

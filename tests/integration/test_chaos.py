@@ -35,7 +35,7 @@ from wamanager import (
     WhatsAppManagerError,
     provision,
 )
-from wamanager.clock import SYSTEM_CLOCK
+from wamanager._clock import SYSTEM_CLOCK
 from wamanager.sandbox import FaultConfig, SandboxConfig, SandboxHandle, run_sandbox
 from wamanager.testing import sandbox_client
 

@@ -20,7 +20,7 @@ from wamanager import (
     VerificationFailed,
     WhatsAppManager,
 )
-from wamanager.auth import BasicAuth, BearerToken, JWTAuth
+from wamanager._auth import BasicAuth, BearerToken, JWTAuth
 from wamanager.sandbox import (
     Account,
     ManualClock,

@@ -41,7 +41,7 @@ from wamanager import (
     provision,
     provision_many,
 )
-from wamanager.ratelimit import RateControl, RateLimiter
+from wamanager._ratelimit import RateControl, RateLimiter
 from wamanager.sandbox._runner import _default_key_pair
 
 API = "/v0.1/whatsapp-manager"

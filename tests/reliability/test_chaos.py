@@ -57,9 +57,9 @@ from wamanager import (
     provision,
     provision_many,
 )
-from wamanager.provisioning import PROVISION_RETRIES
+from wamanager._provisioning import PROVISION_RETRIES
+from wamanager._states import DeploymentState as S
 from wamanager.sandbox import FaultConfig, SandboxConfig, Scenario
-from wamanager.states import DeploymentState as S
 
 from ..watcher._served import SandboxTime
 from ._support import Handler, serve

@@ -26,6 +26,7 @@ import anyio.lowlevel
 import attrs
 from aiohttp import web
 
+from wamanager._states import DeploymentState as S
 from wamanager.sandbox import (
     Account,
     Application,
@@ -36,7 +37,6 @@ from wamanager.sandbox import (
     TokenMinter,
     generate_application,
 )
-from wamanager.states import DeploymentState as S
 
 from ._support import Handler, serve
 

@@ -65,8 +65,8 @@ from wamanager import (
     provision,
     provision_many,
 )
-from wamanager.journal import Journal
-from wamanager.models import VerifyRequest
+from wamanager._journal import Journal
+from wamanager._models import VerifyRequest
 from wamanager.sandbox import Account, ManualClock, SandboxConfig, SandboxHandle, Scenario
 from wamanager.sandbox._engine import OTPMessage, SandboxEngine, StoredDeployment
 from wamanager.sandbox._runner import _default_key_pair

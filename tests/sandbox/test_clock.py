@@ -7,13 +7,13 @@ import time
 import anyio
 import pytest
 
-from wamanager.clock import Clock
+from wamanager._clock import Clock
 from wamanager.sandbox import ManualClock, SandboxClock, ScaledClock
 
 
 @pytest.mark.parametrize("clock", [ManualClock(), ScaledClock(10)], ids=["manual", "scaled"])
 def test_sandbox_clocks_are_clocks(clock: object) -> None:
-    """Both clocks are wamanager.clock.Clock and SandboxClock."""
+    """Both clocks are wamanager.Clock and SandboxClock."""
     assert isinstance(clock, Clock)
     assert isinstance(clock, SandboxClock)
 

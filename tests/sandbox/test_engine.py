@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from wamanager._states import DeploymentState as S
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxEngine, Scenario
 from wamanager.sandbox._problems import SandboxProblem
-from wamanager.states import DeploymentState as S
 
 KEY = "sandbox-key"
 

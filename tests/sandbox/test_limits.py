@@ -13,6 +13,7 @@ from wamanager import (
     ProvisioningError,
     provision,
 )
+from wamanager._states import DeploymentState as S
 from wamanager.sandbox import (
     ON_PREMISES_BLOCKED_DETAIL,
     STICKERS_PER_PACK,
@@ -27,7 +28,6 @@ from wamanager.sandbox import (
     run_sandbox,
 )
 from wamanager.sandbox._problems import SandboxProblem
-from wamanager.states import DeploymentState as S
 from wamanager.testing import sandbox_client
 
 from .helpers import call, deployment_body, fragment

@@ -1,6 +1,6 @@
 """Client and sandbox agree on every request rule: one table, both sides.
 
-Each row is a request model. The client's check (``wamanager.rules.validate``) and the
+Each row is a request model. The client's check (``wamanager._rules.validate``) and the
 sandbox, sent the same fields over HTTP, must name the same fields for the same reasons; a
 model the client accepts must pass the sandbox's checks too.
 """
@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from wamanager import DeploymentRequest, Profile, ValidationError
-from wamanager.models import (
+from wamanager._models import (
     PhotoUpdate,
     ResendRequest,
     StickerCreate,
     StickerpackCreate,
     VerifyRequest,
 )
-from wamanager.rules import fields_of, problems, validate
+from wamanager._rules import fields_of, problems, validate
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle
 from wamanager.testing import sandbox_client
 

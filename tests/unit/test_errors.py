@@ -35,7 +35,7 @@ from wamanager import (
     WatchTimeout,
     WhatsAppManagerError,
 )
-from wamanager.errors import error_from_response
+from wamanager._errors import error_from_response
 
 WP = "https://developer.vonage.com/api-errors/whatsapp-provisioning#"
 GEN = "https://developer.vonage.com/api-errors#"
@@ -256,7 +256,7 @@ def test_deployment_deleted_and_watch_timeout() -> None:
 
 def test_module_docstring_draws_the_tree() -> None:
     """The errors module opens with a drawing naming every exception class it defines."""
-    import wamanager.errors as errors_module
+    import wamanager._errors as errors_module
 
     doc = errors_module.__doc__ or ""
     classes = [

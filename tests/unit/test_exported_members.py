@@ -11,10 +11,12 @@ import wamanager
 EXPECTED = [
     "DEFAULT_BASE_URL",
     "NOT_GIVEN",
+    "SYSTEM_CLOCK",
     "APIError",
     "Auth",
     "BasicAuth",
     "BearerToken",
+    "BulkEvent",
     "BulkProgress",
     "BulkReport",
     "ClientClosed",

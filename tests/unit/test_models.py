@@ -18,7 +18,7 @@ from wamanager import (
     Vertical,
     WhatsAppManager,
 )
-from wamanager.models import (
+from wamanager._models import (
     DeploymentRequest,
     PhotoUpdate,
     ProblemDetails,
@@ -31,7 +31,7 @@ from wamanager.models import (
     structure,
     unstructure,
 )
-from wamanager.rules import PROFILE_LIMITS, problems, validate
+from wamanager._rules import PROFILE_LIMITS, problems, validate
 
 from ._support import DEP, FakeAPI, deployment_request, load_spec
 

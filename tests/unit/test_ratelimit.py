@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from wamanager import RateLimiter, ValidationError
-from wamanager.ratelimit import (
+from wamanager._ratelimit import (
     Phase,
     RateControl,
     RateDecrease,

@@ -24,8 +24,8 @@ from wamanager import (
     WhatsAppManager,
     WhatsAppManagerError,
 )
-from wamanager.ratelimit import Phase
-from wamanager.retry import (
+from wamanager._ratelimit import Phase
+from wamanager._retry import (
     REPLAY_SAFE_METHODS,
     RETRYABLE_STATUSES,
     Failure,

@@ -24,7 +24,7 @@ from wamanager import (
     VerificationFailed,
     WhatsAppManager,
 )
-from wamanager.models import VerifyRequest
+from wamanager._models import VerifyRequest
 
 from ._support import (
     API_KEY,

@@ -29,8 +29,8 @@ from wamanager import (
     ValidationError,
     WhatsAppManager,
 )
-from wamanager.retry import Failure
-from wamanager.session import USER_AGENT, _classify, _Slots, _transport_error
+from wamanager._retry import Failure
+from wamanager._session import USER_AGENT, _classify, _Slots, _transport_error
 
 from ._support import (
     BASE_PATH,

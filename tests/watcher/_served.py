@@ -12,7 +12,7 @@ import anyio.lowlevel
 from aiohttp import web
 
 from wamanager import WhatsAppManager
-from wamanager.auth import JWTAuth
+from wamanager._auth import JWTAuth
 from wamanager.sandbox import SandboxClock, SandboxConfig, SandboxHandle, create_app
 from wamanager.sandbox._runner import with_default_application
 

@@ -19,7 +19,7 @@ from wamanager import (
     Wait,
     next_otp_action,
 )
-from wamanager.policy import DEFAULT_INTERVALS, capped_retry_after
+from wamanager._policy import DEFAULT_INTERVALS, capped_retry_after
 
 S = DeploymentState
 

@@ -28,7 +28,7 @@ from wamanager import (
     WhatsAppManagerError,
     provision,
 )
-from wamanager.provisioning import PROVISION_RETRIES
+from wamanager._provisioning import PROVISION_RETRIES
 from wamanager.sandbox import Account, SandboxConfig, SandboxHandle, Scenario
 
 from ._served import Gate, client, gated_sandbox

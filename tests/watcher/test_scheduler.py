@@ -10,9 +10,9 @@ import anyio.lowlevel
 import pytest
 
 from wamanager import APIError, Deployment, NotFound, PollScheduler, ServerError, Throttled
-from wamanager.models import CurrentState
-from wamanager.scheduler import REQUEST_OVERHEAD_BYTES, WAVE, align, list_items, list_pays
-from wamanager.states import DeploymentState
+from wamanager._models import CurrentState
+from wamanager._scheduler import REQUEST_OVERHEAD_BYTES, WAVE, align, list_items, list_pays
+from wamanager._states import DeploymentState
 
 
 class StepClock:

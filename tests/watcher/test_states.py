@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from wamanager.states import (
+from wamanager._states import (
     ACTIONABLE,
     DELETABLE,
     TERMINAL,
@@ -134,14 +134,14 @@ def test_interpret(
 
 
 def test_states_module_is_pure() -> None:
-    """wamanager.states imports only the standard library: interpret() can do no I/O."""
+    """wamanager._states imports only the standard library: interpret() can do no I/O."""
     import ast
     import sys
     from pathlib import Path
 
-    import wamanager.states
+    import wamanager._states
 
-    tree = ast.parse(Path(wamanager.states.__file__).read_text())
+    tree = ast.parse(Path(wamanager._states.__file__).read_text())
     imported = {
         (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)

@@ -32,7 +32,7 @@ from wamanager import (
     WatchTimeout,
     WhatsAppManager,
 )
-from wamanager.clock import SYSTEM_CLOCK
+from wamanager._clock import SYSTEM_CLOCK
 from wamanager.sandbox import FaultConfig, SandboxConfig, SandboxHandle, Scenario, run_sandbox
 from wamanager.testing import sandbox_client
 

@@ -38,8 +38,8 @@ from wamanager import (
     VerificationFailed,
     WatchTimeout,
 )
-from wamanager.clock import Clock
-from wamanager.models import CurrentState
+from wamanager._clock import Clock
+from wamanager._models import CurrentState
 
 S = DeploymentState
 POLICY = PollPolicy(interval=1.0, jitter=0)

@@ -31,13 +31,13 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ..bulk import BulkEvent, BulkProgress, BulkReport, NumberChanged, Onboarding, provision_many
-from ..client import WhatsAppManager
-from ..journal import JournalError
-from ..models import Deployment, DeploymentRequest, Profile, Vertical
-from ..policy import OTPPolicy, PollPolicy
-from ..states import DeploymentState
-from ..watcher import OTPProvider
+from .._bulk import BulkEvent, BulkProgress, BulkReport, NumberChanged, Onboarding, provision_many
+from .._client import WhatsAppManager
+from .._journal import JournalError
+from .._models import Deployment, DeploymentRequest, Profile, Vertical
+from .._policy import OTPPolicy, PollPolicy
+from .._states import DeploymentState
+from .._watcher import OTPProvider
 from ._deployments import SANDBOX_INTERVAL, SandboxOTP
 from ._errors import EXIT_DEPLOYMENT
 from ._options import POSITIVE_SECONDS, api_command

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..client import WhatsAppManager
-from ..models import DeploymentRequest, Profile, Vertical
-from ..policy import PollPolicy
+from .._client import WhatsAppManager
+from .._models import DeploymentRequest, Profile, Vertical
+from .._policy import PollPolicy
 from ..sandbox import SandboxConfig, run_sandbox
 from ._deployments import SANDBOX_INTERVAL, SandboxOTP, follow
 from ._output import Output

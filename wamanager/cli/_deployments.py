@@ -19,9 +19,9 @@ import anyio
 import anyio.lowlevel
 import click
 
-from ..client import WhatsAppManager
-from ..errors import NumberInUse, error_from_response
-from ..events import (
+from .._client import WhatsAppManager
+from .._errors import NumberInUse, error_from_response
+from .._events import (
     CodeRejected,
     CodeRequested,
     CodeResent,
@@ -31,9 +31,9 @@ from ..events import (
     StateChanged,
     Succeeded,
 )
-from ..models import Deployment, DeploymentRequest
-from ..policy import PollPolicy
-from ..watcher import OTPProvider
+from .._models import Deployment, DeploymentRequest
+from .._policy import PollPolicy
+from .._watcher import OTPProvider
 from ._options import POSITIVE_SECONDS, api_command
 from ._output import Output
 

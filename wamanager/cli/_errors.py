@@ -15,7 +15,7 @@ code   meaning
 
 from __future__ import annotations
 
-from ..errors import (
+from .._errors import (
     APIError,
     ConnectionFailed,
     DeploymentDeleted,

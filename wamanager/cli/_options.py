@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import click
 
-from ..client import WhatsAppManager
+from .._client import WhatsAppManager
 from ._output import Output
 
 __all__ = [

@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..events import Event, StateChanged
-from ..models import Deployment, unstructure
-from ..states import DeploymentState
+from .._events import Event, StateChanged
+from .._models import Deployment, unstructure
+from .._states import DeploymentState
 
 __all__ = ["Output", "stdout_is_terminal"]
 

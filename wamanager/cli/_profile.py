@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..client import WhatsAppManager
-from ..models import Profile, ProfilePhoto, Vertical
+from .._client import WhatsAppManager
+from .._models import Profile, ProfilePhoto, Vertical
 from ._options import api_command
 from ._output import Output
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..client import WhatsAppManager
-from ..models import Sticker, Stickerpack
+from .._client import WhatsAppManager
+from .._models import Sticker, Stickerpack
 from ._options import api_command
 from ._output import Output
 

@@ -3,7 +3,7 @@
 Bodies are checked as production checks them: they must be sent as ``application/json``, be
 a JSON object of at most ``max_body_size`` bytes (413 beyond) nested at most
 :data:`MAX_DEPTH` deep, and hold only valid Unicode text (a lone surrogate is a 400 and
-nothing is stored). Fields follow :mod:`wamanager.rules` (the client's own rules), and each
+nothing is stored). Fields follow :mod:`wamanager._rules` (the client's own rules), and each
 operation answers with the error the spec gives it:
 
 ======================  =====================================================================
@@ -43,7 +43,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from .. import rules
+from .. import _rules as rules
 from ._auth import Authenticator
 from ._clock import ManualClock, ScaledClock
 from ._config import Account, FaultConfig, SandboxConfig, Scenario

@@ -1,6 +1,6 @@
 """Sandbox time: seconds of simulated time, driven by a speed factor or by hand.
 
-Both clocks satisfy :class:`wamanager.clock.Clock` (``now()`` and ``async sleep()``), so a
+Both clocks satisfy :class:`wamanager.Clock` (``now()`` and ``async sleep()``), so a
 watcher can run on sandbox time: pass ``clock=sandbox.clock`` and its waits shrink with the
 sandbox's ``speed``, or, on a :class:`ManualClock`, last until a test moves time forward.
 """

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from ..states import DeploymentState
+from .._states import DeploymentState
 from ._clock import SandboxClock
 
 __all__ = [

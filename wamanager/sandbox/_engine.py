@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from ..states import ACTIONABLE, DeploymentState
+from .._states import ACTIONABLE, DeploymentState
 from ._clock import SandboxClock
 from ._config import AUTO_STAGES, REGISTRATION_LIMIT_DETAIL, SandboxConfig, Scenario
 from ._problems import PROVISIONING, SandboxProblem, forbidden, invalid_json, not_found

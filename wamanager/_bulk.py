@@ -5,7 +5,7 @@ Every number takes the path of :func:`~wamanager.provision` (create, adopt on
 adaptive rate limit serve the whole run. At most ``concurrency`` numbers are in flight.
 
 With ``journal=path`` the run writes each number's progress to a SQLite file (see
-:mod:`wamanager.journal`) before and after every side-effecting request; running again with
+:mod:`wamanager._journal`) before and after every side-effecting request; running again with
 the same journal and request list resumes: READY numbers are skipped, a number whose create
 may have been sent is adopted by its recorded deployment id or through ``NumberInUse``
 (never created twice), and its OTP step continues from its recorded progress.
@@ -27,20 +27,20 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from .clock import Clock
-from .errors import ProvisioningError, ValidationError
-from .events import Event, StateChanged
-from .journal import Journal, JournalRow
-from .models import DeploymentRequest, PhotoUpdate, Profile
-from .policy import OTPProgress
-from .provisioning import provision
-from .rules import problems
-from .watcher import OTPProvider, WatchOptions, watch_arguments
+from ._clock import Clock
+from ._errors import ProvisioningError, ValidationError
+from ._events import Event, StateChanged
+from ._journal import Journal, JournalRow
+from ._models import DeploymentRequest, PhotoUpdate, Profile
+from ._policy import OTPProgress
+from ._provisioning import provision
+from ._rules import problems
+from ._watcher import OTPProvider, WatchOptions, watch_arguments
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .client import WhatsAppManager
+    from ._client import WhatsAppManager
 
 __all__ = [
     "BulkEvent",
@@ -219,7 +219,7 @@ async def provision_many(
         concurrency: numbers in flight at most.
         journal: a SQLite file recording progress; run again with the same file and list to
             resume (a file written for another list raises
-            :class:`~wamanager.journal.JournalError`).
+            :class:`~wamanager.JournalError`).
         profile: the profile applied to every number without its own.
         photo_url: the photo applied to every number without its own.
         on_event: receives :class:`NumberChanged` events and :class:`BulkProgress` totals

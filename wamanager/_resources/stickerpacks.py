@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 
-from ..models import (
+from .._models import (
     Stickerpack,
     StickerpackCreate,
     StickerpackDetails,
@@ -49,7 +49,7 @@ class Stickerpacks(Resource):
 
         The API answers 200 with ``{"stickerpacks": [{"id": ...}]}``.
 
-        ``publisher`` and ``name`` are required (:class:`~wamanager.errors.ValidationError`).
+        ``publisher`` and ``name`` are required (:class:`~wamanager.ValidationError`).
         """
         request = StickerpackCreate(
             publisher=publisher,

@@ -7,11 +7,11 @@ exceptions. Resources call :meth:`Session.request` and never touch aiohttp thems
 Transport rules:
 
 * **Redirects are never followed.** A 3xx answer raises
-  :class:`~wamanager.errors.UnexpectedResponse` naming its ``Location``: following it would
+  :class:`~wamanager.UnexpectedResponse` naming its ``Location``: following it would
   send the credentials and the body (an OTP code, a vname certificate, a PIN) to wherever it
   points, and a 302 would turn a POST into a GET.
 * **Bodies are capped** at ``max_response_size`` bytes once decoded (10 MiB by default); a
-  larger one raises :class:`~wamanager.errors.UnexpectedResponse` without being read whole.
+  larger one raises :class:`~wamanager.UnexpectedResponse` without being read whole.
 * **Timeouts start when a request is sent.** A request first waits for its rate-limit slot
   and for a free connection of the pool (the client's own pool keeps 100, and never sends
   more requests at once than its pool holds), and only then starts its attempt timer, so a
@@ -48,9 +48,8 @@ import attrs
 import yarl
 
 from . import _constants as const
-from ._version import __version__
-from .auth import Auth
-from .errors import (
+from ._auth import Auth
+from ._errors import (
     APIError,
     ClientClosed,
     ConnectionFailed,
@@ -61,8 +60,8 @@ from .errors import (
     ValidationError,
     error_from_response,
 )
-from .ratelimit import RateControl, RateLimiter
-from .retry import (
+from ._ratelimit import RateControl, RateLimiter
+from ._retry import (
     REPLAY_SAFE_METHODS,
     Failure,
     RetryPolicy,
@@ -72,6 +71,7 @@ from .retry import (
     throttle_wait,
     within_throttle_budget,
 )
+from ._version import __version__
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -136,7 +136,7 @@ class Timeout:
     the wait for a rate-limit slot and for a free pooled connection comes before and is not
     counted. ``connect`` bounds opening a connection. A bare number passed where a
     ``Timeout`` is expected sets ``total`` (and ``connect``, up to 10 s). Values must be
-    > 0 or ``None`` (:class:`~wamanager.errors.ValidationError` otherwise).
+    > 0 or ``None`` (:class:`~wamanager.ValidationError` otherwise).
     """
 
     total: float | None = attrs.field(default=const.DEFAULT_TOTAL_TIMEOUT, validator=_check_seconds)
@@ -539,10 +539,10 @@ class Session:
     ``session`` may be an :class:`aiohttp.ClientSession` you own; it is then used as it is
     and never closed here (requests in flight are then bounded by its connector's limit).
     Otherwise one is created on first use, with a pool of 100 connections, and closed by
-    :meth:`close`. A closed session raises :class:`~wamanager.errors.ClientClosed`.
+    :meth:`close`. A closed session raises :class:`~wamanager.ClientClosed`.
 
     ``sleep`` and ``rng`` are injectable so that tests never wait for real time. Every
-    argument is checked here: a bad one raises :class:`~wamanager.errors.ValidationError`
+    argument is checked here: a bad one raises :class:`~wamanager.ValidationError`
     naming it (all of them at once). See :class:`~wamanager.WhatsAppManager` for each one.
     """
 
@@ -692,20 +692,20 @@ class Session:
         ``path`` is a template (``"/deployments/{deployment_id}"``) filled from
         ``path_params``, each value percent-encoded; a value that is empty, ``.``/``..`` or
         holds ``/ ? #``, a control character or a lone surrogate raises
-        :class:`~wamanager.errors.ValidationError` before anything is sent. ``replay_safe``
-        overrides the method's default (see :mod:`wamanager.retry`). The body is ``None``
+        :class:`~wamanager.ValidationError` before anything is sent. ``replay_safe``
+        overrides the method's default (see :mod:`wamanager._retry`). The body is ``None``
         when empty (204).
 
         A 429 is waited out (pausing every request of the client, and lowering its rate)
         for at most :attr:`throttle_budget` seconds, then raised as
-        :class:`~wamanager.errors.Throttled`. With ``local_throttle`` a 429 is a cool-down
+        :class:`~wamanager.Throttled`. With ``local_throttle`` a 429 is a cool-down
         of this one resource (the OTP step of one deployment), not the account's limit: it
         is raised at once, its ``retry_after`` jittered and capped, and the rate is left
         alone.
 
-        Raises :class:`~wamanager.errors.APIError` subclasses for error statuses,
-        :class:`~wamanager.errors.TransportError` when no answer came, and
-        :class:`~wamanager.errors.UnexpectedResponse` for a redirect, a body over the size
+        Raises :class:`~wamanager.APIError` subclasses for error statuses,
+        :class:`~wamanager.TransportError` when no answer came, and
+        :class:`~wamanager.UnexpectedResponse` for a redirect, a body over the size
         cap, or a success without a JSON body.
         """
         method = method.upper()

@@ -8,7 +8,7 @@ while the OTP provider supplies the code (**verify**), then apply the **profile*
 Resuming: each step is safe to repeat, so calling :func:`provision` again with the same
 request continues from where the deployment is. The create step adopts the deployment, the
 watch returns at once for a READY one, and the profile PATCH and photo POST are replay-safe.
-A failure after the deployment exists raises :class:`~wamanager.errors.ProvisioningError`
+A failure after the deployment exists raises :class:`~wamanager.ProvisioningError`
 carrying the deployment id, the step and the cause.
 """
 
@@ -17,23 +17,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .errors import (
+from ._errors import (
     NumberInUse,
     ProvisioningError,
     VerificationFailed,
     WatchTimeout,
     WhatsAppManagerError,
 )
-from .events import Event
-from .models import Deployment, DeploymentRequest, PhotoUpdate, Profile
-from .rules import validate
-from .states import ACTIONABLE
-from .watcher import Callback, DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+from ._events import Event
+from ._models import Deployment, DeploymentRequest, PhotoUpdate, Profile
+from ._rules import validate
+from ._states import ACTIONABLE
+from ._watcher import Callback, DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .client import WhatsAppManager
+    from ._client import WhatsAppManager
 
 __all__ = ["PROVISION_RETRIES", "STEPS", "StepHook", "provision"]
 
@@ -76,14 +76,14 @@ async def provision(
             the create step.
         on_event: receives every watcher event.
         on_step: awaited as each step starts (see :data:`StepHook`).
-        **options: the watcher's options (:class:`~wamanager.watcher.WatchOptions`):
+        **options: the watcher's options (:class:`~wamanager.WatchOptions`):
             ``policy``, ``resend_after``, ``max_resends``, ``max_verify_attempts``,
             ``fallback_to_voice``, ``clock``…
 
     Returns the READY deployment (the snapshot the watch ended on).
 
-    Raises :class:`~wamanager.errors.ValidationError` for bad input, before any request, and
-    :class:`~wamanager.errors.ProvisioningError` (``step``, ``deployment_id``, ``cause``) for
+    Raises :class:`~wamanager.ValidationError` for bad input, before any request, and
+    :class:`~wamanager.ProvisioningError` (``step``, ``deployment_id``, ``cause``) for
     anything that stopped it afterwards; call it again to resume. A number held by a
     deployment in ERROR fails at the watch step with :class:`~wamanager.DeploymentFailed` as
     the cause: delete that deployment before trying again.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import OTPMethod, ResendRequest, ResendResult, VerifyRequest, VerifyResult
+from .._models import OTPMethod, ResendRequest, ResendResult, VerifyRequest, VerifyResult
 from ._base import Resource
 
 _RESEND = "/deployments/{deployment_id}/resend-otp"
@@ -27,8 +27,8 @@ class OTP(Resource):
         (the spec's ``Resend-OTP`` body makes ``method`` optional).
 
         The spec suggests waiting five minutes for a code before asking again. Raises
-        :class:`~wamanager.errors.ResendConflict` when the state allows no resend and
-        :class:`~wamanager.errors.Throttled` at once when asked too often: a 429 here is this
+        :class:`~wamanager.ResendConflict` when the state allows no resend and
+        :class:`~wamanager.Throttled` at once when asked too often: a 429 here is this
         deployment's OTP cool-down, not the account's limit, so it is neither retried nor
         allowed to slow the client's other calls (wait ``retry_after`` seconds, then try
         again). Retried only when the request surely never reached the server (connection
@@ -48,8 +48,8 @@ class OTP(Resource):
     async def verify(self, deployment_id: str, code: str) -> VerifyResult:
         """Submit the code the number received (answers 201; the state moves to CODE_VERIFIED).
 
-        Raises :class:`~wamanager.errors.VerificationFailed` for a wrong code or too many
-        attempts, and :class:`~wamanager.errors.Throttled` at once on a 429 (the OTP
+        Raises :class:`~wamanager.VerificationFailed` for a wrong code or too many
+        attempts, and :class:`~wamanager.Throttled` at once on a 429 (the OTP
         cool-down of this deployment, as for :meth:`resend`). Retried only when the request
         surely never reached the server.
         The code is a secret: it is never logged nor shown in an error.

@@ -7,7 +7,7 @@
 =================  ==============================================================
 
 No ``repr()`` and no exception message here ever shows a secret, a private key or a token.
-Every value is checked at construction (:class:`~wamanager.errors.ValidationError` naming
+Every value is checked at construction (:class:`~wamanager.ValidationError` naming
 the field): a value that could not be sent in a header (a line break, a lone surrogate)
 fails here, not at the first request.
 
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .errors import ValidationError
+from ._errors import ValidationError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -180,7 +180,7 @@ class JWTAuth:
     ``iat``, whatever its ``exp``.
 
     ``private_key`` is PEM text, PEM bytes, or a path to a PEM file. A key that cannot be read,
-    or is not RSA, raises :class:`~wamanager.errors.ValidationError` here, at construction.
+    or is not RSA, raises :class:`~wamanager.ValidationError` here, at construction.
     """
 
     __slots__ = (

@@ -1,4 +1,4 @@
-"""What a :class:`~wamanager.watcher.DeploymentWatcher` reports: frozen, slotted records.
+"""What a :class:`~wamanager.DeploymentWatcher` reports: frozen, slotted records.
 
 Every event carries the ``deployment_id`` and ``at``, the wall-clock time (UTC) the watcher
 observed it. Subscribe by type with ``watcher.on(StateChanged, callback)``, or to every event
@@ -11,8 +11,8 @@ from datetime import datetime
 
 import attrs
 
-from .models import Deployment
-from .states import DeploymentState
+from ._models import Deployment
+from ._states import DeploymentState
 
 __all__ = [
     "CodeRejected",

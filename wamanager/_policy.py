@@ -16,9 +16,9 @@ from typing import Any, TypeGuard
 
 import attrs
 
-from .errors import ValidationError
-from .models import OTPMethod
-from .states import ACTIONABLE, DeploymentState
+from ._errors import ValidationError
+from ._models import OTPMethod
+from ._states import ACTIONABLE, DeploymentState
 
 __all__ = [
     "DEFAULT_INTERVALS",
@@ -138,11 +138,11 @@ class PollPolicy:
         max_retry_after: the longest ``Retry-After`` a watcher honours (a server asking for
             more is waited this long, then asked again).
         deadline: seconds from the start of the watch before it gives up with
-            :class:`~wamanager.errors.WatchTimeout` (``None``: no deadline).
+            :class:`~wamanager.WatchTimeout` (``None``: no deadline).
         stuck_after: seconds without a state change before the watch gives up with
-            :class:`~wamanager.errors.WatchTimeout` naming the state (``None``: never).
+            :class:`~wamanager.WatchTimeout` naming the state (``None``: never).
 
-    Bad values raise :class:`~wamanager.errors.ValidationError` naming the field.
+    Bad values raise :class:`~wamanager.ValidationError` naming the field.
     """
 
     interval: float | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
@@ -202,9 +202,9 @@ class OTPPolicy:
 
     Args:
         max_verify_attempts: rejected codes (422) before the watch gives up with
-            :class:`~wamanager.errors.VerificationFailed`.
+            :class:`~wamanager.VerificationFailed`.
         max_resends: resend-otp calls before a watch that still gets no code gives up with
-            :class:`~wamanager.errors.WatchTimeout`.
+            :class:`~wamanager.WatchTimeout`.
         resend_after: seconds (of the watcher's clock) to wait for a code before calling
             resend-otp; the spec suggests five minutes.
         fallback_to_voice: resend by voice; otherwise by the deployment's own method.
@@ -259,7 +259,7 @@ class OTPProgress:
     def from_json(cls, data: Mapping[str, Any]) -> OTPProgress:
         """Rebuild a progress record from :meth:`to_json`'s dict (unknown keys are ignored).
 
-        Raises :class:`~wamanager.errors.ValidationError` for a value of the wrong type.
+        Raises :class:`~wamanager.ValidationError` for a value of the wrong type.
         """
         fields = {f.name: f for f in attrs.fields(cls)}
         values: dict[str, Any] = {}

@@ -2,9 +2,9 @@
 
 Responses are parsed leniently: unknown keys (the API may add ``meta``) are ignored, missing
 optional fields become ``None``, and an unknown ``current_state.title`` is kept (see
-:class:`~wamanager.states.DeploymentState`). Requests are checked strictly before they are
-sent, by the rules in :mod:`wamanager.rules` (shared with the sandbox), whose
-:func:`~wamanager.rules.validate` raises one :class:`~wamanager.errors.ValidationError` naming
+:class:`~wamanager.DeploymentState`). Requests are checked strictly before they are
+sent, by the rules in :mod:`wamanager._rules` (shared with the sandbox), whose
+:func:`~wamanager._rules.validate` raises one :class:`~wamanager.ValidationError` naming
 each field and its reason. Constructing a model never raises for a bad value: the rules do.
 
 Secret fields (``vname_certificate``, ``pin``, the OTP ``code``) are left out of ``repr()``.
@@ -39,7 +39,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .states import DeploymentState
+from ._states import DeploymentState
 
 __all__ = [
     "CurrentState",
@@ -494,13 +494,13 @@ def structure(data: Any, cls: type[T]) -> T:
     """Parse a decoded JSON body into ``cls``.
 
     Raises for a body of the wrong shape (the converter's hooks check every object and
-    array); the resources turn that into :class:`~wamanager.errors.UnexpectedResponse`.
+    array); the resources turn that into :class:`~wamanager.UnexpectedResponse`.
     """
     return converter.structure(data, cls)
 
 
 def unstructure(obj: Any) -> Any:
-    """Turn a request model into its JSON-ready dict (after :func:`wamanager.rules.validate`)."""
+    """Turn a request model into its JSON-ready dict (after :func:`wamanager._rules.validate`)."""
     return converter.unstructure(obj)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import builtins
 
-from ..errors import UnexpectedResponse
-from ..models import Deployment, DeploymentRequest
+from .._errors import UnexpectedResponse
+from .._models import Deployment, DeploymentRequest
 from ._base import Resource, parse_data, require
 
 _ALL = "/deployments"
@@ -20,11 +20,11 @@ class Deployments(Resource):
     async def create(self, request: DeploymentRequest) -> Deployment:
         """Start provisioning a number (``POST /deployments``, answers 202).
 
-        The request is validated first (:class:`~wamanager.errors.ValidationError`). Creation
+        The request is validated first (:class:`~wamanager.ValidationError`). Creation
         is retried on transient failures: a repeat that reaches the server after the first
-        did answers :class:`~wamanager.errors.NumberInUse`, whose
+        did answers :class:`~wamanager.NumberInUse`, whose
         ``existing_deployment_id`` is the deployment to adopt.
-        Raises :class:`~wamanager.errors.Forbidden` when the account may not use the API.
+        Raises :class:`~wamanager.Forbidden` when the account may not use the API.
         """
         body = require(request, DeploymentRequest, "request")
         return await self._call(
@@ -32,7 +32,7 @@ class Deployments(Resource):
         )
 
     async def get(self, deployment_id: str) -> Deployment:
-        """One deployment and its ``current_state``. Raises :class:`~wamanager.errors.NotFound`."""
+        """One deployment and its ``current_state``. Raises :class:`~wamanager.NotFound`."""
         ids = {"deployment_id": deployment_id}
         return await self._call("GET", _ONE, Deployment, "get deployment", ids=ids)
 
@@ -51,7 +51,7 @@ class Deployments(Resource):
     async def delete(self, deployment_id: str) -> None:
         """Delete a deployment (answers 204; it then moves through DELETING to DELETED).
 
-        Raises :class:`~wamanager.errors.StateConflict` when it is already being deleted or
+        Raises :class:`~wamanager.StateConflict` when it is already being deleted or
         is in a state that cannot be deleted yet.
         """
         await self._send("DELETE", _ONE, {"deployment_id": deployment_id})

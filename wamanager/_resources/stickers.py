@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 
-from ..models import Sticker, StickerCreate, StickerDetails, StickerList, StickerRef
+from .._models import Sticker, StickerCreate, StickerDetails, StickerList, StickerRef
 from ._base import Resource, namespace_query, parse
 
 _STICKERS = "/deployments/{deployment_id}/stickerpacks/{stickerpack_id}/stickers"
@@ -48,7 +48,7 @@ class Stickers(Resource):
     ) -> StickerRef:
         """Add a sticker (its uploaded media id and emojis); returns its index.
 
-        ``image_data_id`` is required (:class:`~wamanager.errors.ValidationError`).
+        ``image_data_id`` is required (:class:`~wamanager.ValidationError`).
         """
         # The model's converter takes a lone string as one emoji; tuple() would split it
         # into code points and break emojis made of several ("👍🏽", flags).

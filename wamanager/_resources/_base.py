@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..errors import UnexpectedResponse, ValidationError
-from ..models import converter, describe_structure_error, unstructure
-from ..rules import validate
-from ..session import Response, Session
+from .._errors import UnexpectedResponse, ValidationError
+from .._models import converter, describe_structure_error, unstructure
+from .._rules import validate
+from .._session import Response, Session
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -65,7 +65,7 @@ class Resource:
 
     async def _call(self, method: str, path: str, cast_to: type[T], what: str, **options: Any) -> T:
         """:meth:`_send`, then the answer parsed into ``cast_to`` (``what`` names the call in
-        an :class:`~wamanager.errors.UnexpectedResponse`)."""
+        an :class:`~wamanager.UnexpectedResponse`)."""
         return parse(await self._send(method, path, **options), cast_to, what=what)
 
     async def _call_first(

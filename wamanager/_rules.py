@@ -1,7 +1,7 @@
 """The request rules: one definition of each, used by the client and by the sandbox.
 
 The client checks every request model before it sends it (:func:`validate` raises one
-:class:`~wamanager.errors.ValidationError` naming every bad field); the sandbox checks every
+:class:`~wamanager.ValidationError` naming every bad field); the sandbox checks every
 request body it receives with the same functions and names the same fields in
 ``invalid_parameters``. So code that passes the sandbox's checks passes the client's, and the
 other way round.
@@ -20,7 +20,7 @@ field                  rule
 ``method``             ``sms`` or ``voice``
 profile text fields    :data:`PROFILE_LIMITS` characters (the spec's lengths)
 ``email``              a well-formed address (``name@example.com``)
-``vertical``           one of :class:`~wamanager.models.Vertical`
+``vertical``           one of :class:`~wamanager.Vertical`
 ``websites``           1 to 2 absolute http(s) URLs of at most 256 characters
 ``image_url``          an absolute http(s) URL to a ``.png``, ``.jpg`` or ``.jpeg``
 sticker pack           ``name`` and ``publisher`` 1 to 128 characters; store links http(s)
@@ -41,8 +41,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .errors import ValidationError
-from .models import (
+from ._errors import ValidationError
+from ._models import (
     DeploymentRequest,
     OTPMethod,
     PhotoUpdate,
@@ -357,7 +357,7 @@ def problems(obj: Any) -> list[Problem]:
 
 
 def validate(obj: Any) -> None:
-    """Raise :class:`~wamanager.errors.ValidationError` listing every problem of ``obj``.
+    """Raise :class:`~wamanager.ValidationError` listing every problem of ``obj``.
 
     Called by every resource method before its request is sent.
     """

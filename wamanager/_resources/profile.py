@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import PhotoUpdate, Profile, ProfilePhoto
+from .._models import PhotoUpdate, Profile, ProfilePhoto
 from ._base import Resource, require
 
 _PROFILE = "/deployments/{deployment_id}/profile"
@@ -19,15 +19,15 @@ class Profiles(Resource):
     __slots__ = ()
 
     async def get(self, deployment_id: str) -> Profile:
-        """The profile. Raises :class:`~wamanager.errors.NotFound`."""
+        """The profile. Raises :class:`~wamanager.NotFound`."""
         return await self._call("GET", _PROFILE, Profile, "get profile", ids=_ids(deployment_id))
 
     async def update(self, deployment_id: str, profile: Profile) -> Profile:
         """Change the fields of ``profile`` that are not ``None`` (``PATCH``); returns the result.
 
         Lengths, the ``vertical`` enum and the 1–2 websites are checked before sending
-        (:class:`~wamanager.errors.ValidationError`); the API's own rejection is
-        :class:`~wamanager.errors.InvalidParameters`. Replay-safe: retried after any
+        (:class:`~wamanager.ValidationError`); the API's own rejection is
+        :class:`~wamanager.InvalidParameters`. Replay-safe: retried after any
         transient failure, as a GET is.
         """
         body = require(profile, Profile, "profile")
@@ -44,7 +44,7 @@ class Profiles(Resource):
         """Replace the photo with the image at ``image_url`` (.png/.jpg, 192–640 px, ≤ 5 MB).
 
         The URL's form is checked before sending; the API reports an image it cannot use
-        as :class:`~wamanager.errors.Unprocessable`. Replay-safe (a repeat sets the same
+        as :class:`~wamanager.Unprocessable`. Replay-safe (a repeat sets the same
         photo again): retried after any transient failure, as a GET is.
         """
         return await self._call(

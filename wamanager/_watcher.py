@@ -2,12 +2,12 @@
 
 Three parts, kept apart (azure-core's poller / polling method / algorithm split):
 
-* **decisions** — :class:`~wamanager.policy.PollPolicy` says *when* to poll,
-  :func:`~wamanager.states.interpret` what a snapshot means, and
-  :func:`~wamanager.policy.next_otp_action` which OTP step to take; all pure;
+* **decisions** — :class:`~wamanager.PollPolicy` says *when* to poll,
+  :func:`~wamanager._states.interpret` what a snapshot means, and
+  :func:`~wamanager.next_otp_action` which OTP step to take; all pure;
 * **the loop** — :class:`DeploymentWatcher` polls through a poll function (the client's
-  :class:`~wamanager.scheduler.PollScheduler`), makes the OTP calls it is given, and waits on
-  a :class:`~wamanager.clock.Clock`. It never imports the client;
+  :class:`~wamanager.PollScheduler`), makes the OTP calls it is given, and waits on
+  a :class:`~wamanager.Clock`. It never imports the client;
 * **delivery** — events go to callbacks, async iterators and awaitables from a task of their
   own, so a slow callback or a full iterator buffer never delays a poll or an OTP step. A
   watch nobody subscribes to has no such task (10,000 silent watchers cost one task each).
@@ -35,8 +35,8 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from .clock import SYSTEM_CLOCK, Clock, SystemClock
-from .errors import (
+from ._clock import SYSTEM_CLOCK, Clock, SystemClock
+from ._errors import (
     Conflict,
     DeploymentDeleted,
     DeploymentFailed,
@@ -50,7 +50,7 @@ from .errors import (
     WatchEnded,
     WatchTimeout,
 )
-from .events import (
+from ._events import (
     CodeRejected,
     CodeRequested,
     CodeResent,
@@ -61,8 +61,8 @@ from .events import (
     StateChanged,
     Succeeded,
 )
-from .models import Deployment, OTPMethod, ProblemDetails
-from .policy import (
+from ._models import Deployment, OTPMethod, ProblemDetails
+from ._policy import (
     GiveUp,
     OTPPolicy,
     OTPProgress,
@@ -73,7 +73,7 @@ from .policy import (
     capped_retry_after,
     next_otp_action,
 )
-from .states import ACTIONABLE, DeploymentState, Signal, interpret
+from ._states import ACTIONABLE, DeploymentState, Signal, interpret
 
 __all__ = [
     "Callback",
@@ -155,7 +155,7 @@ def watch_arguments(options: WatchOptions) -> dict[str, Any]:
     """The :class:`DeploymentWatcher` keyword arguments for ``options``.
 
     The OTP limits given one by one are folded into one :class:`~wamanager.OTPPolicy`. An
-    unknown option raises :class:`~wamanager.errors.ValidationError` (a misspelt limit must
+    unknown option raises :class:`~wamanager.ValidationError` (a misspelt limit must
     not be silently ignored).
     """
     unknown = sorted(set(options) - set(WatchOptions.__annotations__))
@@ -298,13 +298,13 @@ class DeploymentWatcher:
     * an async iterator: ``async for event in watcher.events()``;
     * awaitables: :meth:`result` / ``await watcher`` and :meth:`wait_for`.
 
-    OTP driving (when ``otp`` is given) follows :func:`~wamanager.policy.next_otp_action`: in
+    OTP driving (when ``otp`` is given) follows :func:`~wamanager.next_otp_action`: in
     CODE_SENT or WRONG_CODE the watcher asks ``otp`` for a code on every poll and verifies
     what comes; a rejected code (422) makes it ask again, up to
     ``otp_policy.max_verify_attempts`` rejections. When no code comes within
     ``otp_policy.resend_after`` it calls resend-otp (by voice with ``fallback_to_voice``,
     else by the deployment's ``method``), up to ``max_resends`` times, then gives up with
-    :class:`~wamanager.errors.WatchTimeout`. A 429 on verify or resend delays this
+    :class:`~wamanager.WatchTimeout`. A 429 on verify or resend delays this
     deployment's OTP step by the (capped, jittered) ``Retry-After``; a 409 or a transient
     failure is retried on the next poll. Where the step is lives in :attr:`otp_progress`.
 
@@ -452,8 +452,8 @@ class DeploymentWatcher:
     async def result(self) -> Deployment:
         """Wait for the end of the watch: the READY deployment, or the reason it failed.
 
-        Raises :class:`~wamanager.errors.DeploymentFailed` (ERROR, with its detail),
-        :class:`~wamanager.errors.DeploymentDeleted`, :class:`~wamanager.errors.WatchTimeout`,
+        Raises :class:`~wamanager.DeploymentFailed` (ERROR, with its detail),
+        :class:`~wamanager.DeploymentDeleted`, :class:`~wamanager.WatchTimeout`,
         or the API error that stopped it (a rejected OTP past ``max_verify_attempts``, 401…).
         """
         if not self._started:
@@ -472,8 +472,8 @@ class DeploymentWatcher:
         """Wait until a snapshot matches ``target`` (a state, states, or a predicate).
 
         Returns at once if a matching snapshot was already seen. Raises the watch's own error
-        if it fails first, :class:`~wamanager.errors.WatchEnded` if it ends (READY, or the
-        watcher closed) without a match, and :class:`~wamanager.errors.WatchTimeout` after
+        if it fails first, :class:`~wamanager.WatchEnded` if it ends (READY, or the
+        watcher closed) without a match, and :class:`~wamanager.WatchTimeout` after
         ``timeout`` (real) seconds. It never hangs on a finished watch.
         """
         predicate, description = _as_predicate(target)

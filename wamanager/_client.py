@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .auth import Auth, BasicAuth, JWTAuth
-from .clock import SYSTEM_CLOCK, Clock
-from .errors import ValidationError
-from .models import OTPMethod
-from .ratelimit import RateControl
-from .resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
-from .retry import RetryPolicy
-from .scheduler import PollScheduler
-from .session import NOT_GIVEN, NotGiven, Session, Sleep, Timeout
-from .watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+from ._auth import Auth, BasicAuth, JWTAuth
+from ._clock import SYSTEM_CLOCK, Clock
+from ._errors import ValidationError
+from ._models import OTPMethod
+from ._ratelimit import RateControl
+from ._resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
+from ._retry import RetryPolicy
+from ._scheduler import PollScheduler
+from ._session import NOT_GIVEN, NotGiven, Session, Sleep, Timeout
+from ._watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -66,7 +66,7 @@ class WhatsAppManager:
 
     Resource groups: :attr:`deployments`, :attr:`otp`, :attr:`profile`, :attr:`stickerpacks`
     and :attr:`stickers`. Every argument is checked here: bad values raise
-    :class:`~wamanager.errors.ValidationError` naming each one, before any request. An
+    :class:`~wamanager.ValidationError` naming each one, before any request. An
     argument left out takes the default below (from :mod:`wamanager._constants`).
 
     Args:
@@ -88,14 +88,14 @@ class WhatsAppManager:
             the rate it never goes below however many 429s come), how fast it grows and
             recovers. Default: ``RateControl()``.
         throttle_budget: seconds one call may spend waiting out 429s (from its first 429)
-            before it raises :class:`~wamanager.errors.Throttled`. Default 120.
+            before it raises :class:`~wamanager.Throttled`. Default 120.
         max_response_size: bytes of a response body above which it is refused
-            (:class:`~wamanager.errors.UnexpectedResponse`). Default 10 MiB.
+            (:class:`~wamanager.UnexpectedResponse`). Default 10 MiB.
         session: an :class:`aiohttp.ClientSession` of yours; used as is, never closed here.
             Default: the client's own, with a pool of 100 connections.
         sleep: how to wait between retries (inject a fake in tests).
         rng: the random source of jitter, returning floats in [0, 1) (inject in tests).
-        clock: the :class:`~wamanager.clock.Clock` its watchers (and so ``provision()`` and
+        clock: the :class:`~wamanager.Clock` its watchers (and so ``provision()`` and
             ``provision_many()``) measure every wait on, unless a call passes its own.
             Default: real time; a sandbox's ``sandbox.clock`` makes them sandbox seconds.
     """
@@ -183,7 +183,7 @@ class WhatsAppManager:
         ``environ`` defaults to :data:`os.environ`; ``client_kwargs`` go to the constructor
         (an explicit ``base_url`` there beats ``WAMANAGER_BASE_URL``).
 
-        Raises :class:`~wamanager.errors.ValidationError` naming every missing variable, or
+        Raises :class:`~wamanager.ValidationError` naming every missing variable, or
         ``VONAGE_PRIVATE_KEY`` when the key cannot be read; no message quotes a secret.
         """
         env = os.environ if environ is None else environ
@@ -269,11 +269,11 @@ class WhatsAppManager:
         otp: OTPProvider | None = None,
         **options: Unpack[WatchOptions],
     ) -> DeploymentWatcher:
-        """A :class:`~wamanager.watcher.DeploymentWatcher` for one deployment.
+        """A :class:`~wamanager.DeploymentWatcher` for one deployment.
 
         Without ``otp`` it only observes; with one it verifies codes and resends them (see
         the watcher's docs for the rules). ``options`` are the watcher's
-        (:class:`~wamanager.watcher.WatchOptions`): ``policy``, ``resend_after`` (the spec
+        (:class:`~wamanager.WatchOptions`): ``policy``, ``resend_after`` (the spec
         suggests waiting five minutes for a code before asking for another),
         ``max_resends``, ``max_verify_attempts``, ``fallback_to_voice``, ``clock``, ``method``,
         ``progress``, ``on_progress``. Its polls go through this client's shared

@@ -53,7 +53,7 @@ import anyio
 import attrs
 
 from . import _constants as const
-from .errors import ValidationError
+from ._errors import ValidationError
 
 __all__ = [
     "Phase",
@@ -107,7 +107,7 @@ class RateControl:
     """The constants of adaptive rate control (defaults in :mod:`wamanager._constants`).
 
     Rates are requests per second, times are seconds. Frozen; change with ``attrs.evolve``.
-    Bad values raise :class:`~wamanager.errors.ValidationError` naming the field.
+    Bad values raise :class:`~wamanager.ValidationError` naming the field.
     """
 
     initial_rate: float = attrs.field(default=const.INITIAL_RATE, validator=_positive)
@@ -245,7 +245,7 @@ class RateLimiter:
         control: the rate-control constants (:class:`RateControl`).
         clock: a monotonic clock in seconds; ``sleep``: how to wait (inject fakes in tests).
 
-    Raises :class:`~wamanager.errors.ValidationError` for a ``limit`` that is not a positive
+    Raises :class:`~wamanager.ValidationError` for a ``limit`` that is not a positive
     number or a ``burst`` that is not an int of at least 1.
     """
 

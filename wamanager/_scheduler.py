@@ -21,7 +21,7 @@ object wrapping an array, or a single deployment; anything else (an error status
 shape, an item that does not parse, a deployment missing from it) falls back to single GETs
 for the polls concerned, in the same cycle, so a bad list never stalls a watcher. A list
 answered 429 (after the session has waited out what it could) is the account's limit, not
-the list's fault: every poll of the cycle then raises :class:`~wamanager.errors.Throttled`
+the list's fault: every poll of the cycle then raises :class:`~wamanager.Throttled`
 and its watcher backs off, rather than multiplying the requests with single GETs. After
 ``list_failures_allowed`` failures in a row, lists are turned off for ``list_backoff``
 seconds, doubling (up to ``max_list_backoff``) while they keep failing; 404/405/501 turn
@@ -40,9 +40,9 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from .clock import Clock
-from .errors import APIError, Throttled
-from .models import Deployment, structure
+from ._clock import Clock
+from ._errors import APIError, Throttled
+from ._models import Deployment, structure
 
 __all__ = ["PollScheduler", "PollStats", "align", "list_items", "list_pays"]
 

@@ -30,9 +30,9 @@ from typing import Any
 import anyio
 import attrs
 
-from .errors import WhatsAppManagerError
-from .models import DeploymentRequest
-from .policy import OTPProgress
+from ._errors import WhatsAppManagerError
+from ._models import DeploymentRequest
+from ._policy import OTPProgress
 
 __all__ = ["Journal", "JournalError", "JournalRow", "fingerprint"]
 

@@ -39,7 +39,7 @@ from ._constants import (
     DEFAULT_RETRY_AFTER_JITTER,
     DEFAULT_THROTTLE_WAIT,
 )
-from .errors import ValidationError
+from ._errors import ValidationError
 
 __all__ = [
     "REPLAY_SAFE_METHODS",
@@ -104,7 +104,7 @@ class RetryPolicy:
     (so concurrent clients spread out). A ``Retry-After`` from the server replaces the
     computed wait: it is capped at ``max_retry_after`` and then lengthened by a random
     fraction of up to ``retry_after_jitter``. A bad value raises
-    :class:`~wamanager.errors.ValidationError` naming the field.
+    :class:`~wamanager.ValidationError` naming the field.
     """
 
     max_retries: int = attrs.field(

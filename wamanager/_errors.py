@@ -43,11 +43,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .models import InvalidParameter, ProblemDetails, structure
+from ._models import InvalidParameter, ProblemDetails, structure
 
 if TYPE_CHECKING:
-    from .models import Deployment
-    from .states import DeploymentState
+    from ._models import Deployment
+    from ._states import DeploymentState
 
 __all__ = [
     "APIError",
