@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from ._app import CONTROL_PREFIX
+from ._config import CONTROL_PREFIX
 
 __all__ = ["SandboxInbox"]
 
