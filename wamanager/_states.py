@@ -107,7 +107,7 @@ VERIFIED: frozenset[DeploymentState] = frozenset({_S.CODE_VERIFIED, _S.FINALIZIN
 _BEFORE_VERIFY: frozenset[DeploymentState | None] = frozenset(
     {_S.INITIALIZING, _S.CREATING_CLUSTER, _S.CLUSTER_CREATED, _S.CODE_SENT, _S.WRONG_CODE}
 )
-#: States that mean the deployment is going away (or gone).
+#: States that mean the deployment is going away.
 GONE: frozenset[DeploymentState] = frozenset({_S.DELETING, _S.DELETED})
 #: States from which ``DELETE`` is accepted (everything but DELETING/DELETED).
 DELETABLE: frozenset[DeploymentState] = frozenset(_S) - GONE
