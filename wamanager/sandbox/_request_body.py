@@ -154,6 +154,7 @@ class BodyRule:
             )
 
 
+# Each operation's rule: the table in this module's docstring, as data.
 _UNPROCESSABLE = "Unprocessable Entity"
 CREATE_DEPLOYMENT = BodyRule(rules.deployment_problems, 422, "unprocessable", _UNPROCESSABLE)
 RESEND_OTP = BodyRule(rules.resend_problems, 400, "invalid-json", "Bad Request")
