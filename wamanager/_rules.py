@@ -58,6 +58,7 @@ __all__ = [
     "E164_MAX_DIGITS",
     "EMOJIS_MAX",
     "LONE_SURROGATE_REASON",
+    "PROFILE_FIELDS",
     "PROFILE_LIMITS",
     "STICKERPACK_TEXT_MAX",
     "URL_MAX",
@@ -88,6 +89,8 @@ PROFILE_LIMITS: Mapping[str, tuple[int, int]] = {
     "description": (1, 256),
     "email": (1, 128),
 }
+#: The fields a profile update may set (it must set at least one).
+PROFILE_FIELDS = (*PROFILE_LIMITS, "vertical", "websites")
 #: A profile holds 1 to this many websites (the spec's ``maxItems``).
 WEBSITES_MAX = 2
 #: The longest website the spec allows.
@@ -274,8 +277,7 @@ def profile_problems(fields: Fields) -> list[Problem]:
                 name = f"websites[{i}]"
                 site_problems = list(_string(site, name, length=(1, WEBSITE_LENGTH_MAX)))
                 found += site_problems or _http_url(site, name, max_length=WEBSITE_LENGTH_MAX)
-    known = (*PROFILE_LIMITS, "vertical", "websites")
-    if not any(field in fields for field in known):
+    if not any(field in fields for field in PROFILE_FIELDS):
         found.append(("profile", "must set at least one field"))
     return found
 

@@ -24,6 +24,7 @@ __all__ = [
     "ACTIONABLE",
     "DELETABLE",
     "FAILURE",
+    "GONE",
     "SUCCESS",
     "TERMINAL",
     "TRANSITIONS",
@@ -107,9 +108,9 @@ _BEFORE_VERIFY: frozenset[DeploymentState | None] = frozenset(
     {_S.INITIALIZING, _S.CREATING_CLUSTER, _S.CLUSTER_CREATED, _S.CODE_SENT, _S.WRONG_CODE}
 )
 #: States that mean the deployment is going away.
-_GONE: frozenset[DeploymentState] = frozenset({_S.DELETING, _S.DELETED})
+GONE: frozenset[DeploymentState] = frozenset({_S.DELETING, _S.DELETED})
 #: States from which ``DELETE`` is accepted (everything but DELETING/DELETED).
-DELETABLE: frozenset[DeploymentState] = frozenset(_S) - {_S.DELETING, _S.DELETED}
+DELETABLE: frozenset[DeploymentState] = frozenset(_S) - GONE
 
 _PROGRESS: Mapping[DeploymentState, frozenset[DeploymentState]] = {
     _S.INITIALIZING: frozenset({_S.CREATING_CLUSTER}),
@@ -202,7 +203,7 @@ def interpret(previous: DeploymentState | None, current: DeploymentState) -> tup
         signals.append(Signal.SUCCEEDED)
     elif current in FAILURE:
         signals.append(Signal.FAILED)
-    elif current in _GONE:
+    elif current in GONE:
         signals.append(Signal.DELETED)
     return tuple(signals)
 

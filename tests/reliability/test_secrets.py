@@ -68,7 +68,8 @@ from wamanager import (
 from wamanager._journal import Journal
 from wamanager._models import VerifyRequest
 from wamanager.sandbox import Account, ManualClock, SandboxConfig, SandboxHandle, Scenario
-from wamanager.sandbox._engine import OTPMessage, SandboxEngine, StoredDeployment
+from wamanager.sandbox._engine import SandboxEngine
+from wamanager.sandbox._records import OTPMessage, StoredDeployment
 from wamanager.sandbox._runner import _default_key_pair
 
 from ..cli.conftest import CLI, VARIABLES, ThreadedSandbox

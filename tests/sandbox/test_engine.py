@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from wamanager._states import DeploymentState as S
+from wamanager._states import is_legal_transition
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxEngine, Scenario
+from wamanager.sandbox._config import AUTO_STAGES
 from wamanager.sandbox._problems import SandboxProblem
 
 KEY = "sandbox-key"
@@ -272,6 +274,12 @@ def test_scenario_withholds_code_until_resend() -> None:
     clock.advance(30)
     engine.resend(KEY, dep_id, "sms")
     assert engine.inbox(KEY, dep_id) is not None
+
+
+def test_automatic_stages_follow_the_shared_state_machine() -> None:
+    """Each stage the sandbox leaves on its own leads where the transition table allows."""
+    assert AUTO_STAGES
+    assert all(is_legal_transition(stage, after) for stage, after in AUTO_STAGES.items())
 
 
 def test_scenario_rejects_non_automatic_stages() -> None:

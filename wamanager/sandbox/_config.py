@@ -1,4 +1,5 @@
-"""The sandbox's configuration: accounts, applications, scenarios, faults and timing."""
+"""The sandbox's configuration: accounts, applications, scenarios, faults and timing, and where
+it serves the API and its own control endpoints."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from .._states import DeploymentState
 from ._clock import SandboxClock
 
 __all__ = [
+    "API_PREFIX",
     "AUTO_STAGES",
+    "CONTROL_PREFIX",
     "DEFAULT_ACCOUNT",
     "DEFAULT_API_KEY",
     "DEFAULT_API_SECRET",
     "DEFAULT_APPLICATION_ID",
     "DEFAULT_DURATIONS",
+    "INBOX_PREFIX",
     "ON_PREMISES_BLOCKED_DETAIL",
     "REGISTRATION_LIMIT_DETAIL",
     "Account",
@@ -29,6 +33,13 @@ __all__ = [
 ]
 
 _S = DeploymentState
+
+#: Where the API lives, as on ``api.nexmo.com``.
+API_PREFIX = "/v0.1/whatsapp-manager"
+#: The sandbox's own endpoints: control API and OTP inbox; never rate limited nor faulted.
+CONTROL_PREFIX = "/_sandbox"
+#: The former name of :data:`CONTROL_PREFIX`.
+INBOX_PREFIX = CONTROL_PREFIX
 
 #: The api key of the account every sandbox has unless told otherwise.
 DEFAULT_API_KEY = "sandbox-key"

@@ -1,8 +1,9 @@
-"""The sandbox's state: deployments, their state machine, the OTP inbox, sticker packs.
+"""The sandbox's state and rules: deployments per account, the state machine that moves them,
+the OTP codes, and the bounds on what is stored.
 
-Everything here is synchronous and in memory. Handlers call one method per request, after
-reading the request body, so each read-modify-write runs without an ``await`` in the middle:
-concurrent requests on the one event loop can never interleave inside it.
+Everything here is synchronous and in memory. Handlers call it only after reading the
+request body, so each read-modify-write runs without an ``await`` in the middle: concurrent
+requests on the one event loop can never interleave inside it.
 
 Stage changes are computed lazily: a deployment remembers when it entered its state, and
 every access first walks it forward through the automatic stages whose durations have passed
@@ -11,7 +12,8 @@ every access first walks it forward through the automatic stages whose durations
 State is bounded: deployments per account (``max_deployments``, deleted ones purged after
 ``retention``), sticker packs per deployment (``max_stickerpacks``), stickers per pack (30),
 registration history per number (``max_registrations``), and every stored string by the
-request rules.
+request rules. The records it keeps are in :mod:`._records`, sticker packs in
+:mod:`._stickers`.
 """
 
 from __future__ import annotations
@@ -22,122 +24,18 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import attrs
-
-from .._states import ACTIONABLE, DeploymentState
+from .._states import ACTIONABLE, GONE, DeploymentState
 from ._clock import SandboxClock
 from ._config import AUTO_STAGES, REGISTRATION_LIMIT_DETAIL, SandboxConfig, Scenario
-from ._problems import PROVISIONING, SandboxProblem, forbidden, invalid_json, not_found
+from ._problems import PROVISIONING, SandboxProblem, forbidden, not_found, throttled
+from ._records import OTPMessage, StoredDeployment
 from ._stats import SandboxStats
 
-__all__ = [
-    "FIRST_PARTY_PACKS",
-    "STICKERS_PER_PACK",
-    "OTPMessage",
-    "SandboxEngine",
-    "StoredDeployment",
-]
+__all__ = ["SandboxEngine"]
 
 _S = DeploymentState
-_GONE = frozenset({_S.DELETING, _S.DELETED})
 # How often (sandbox seconds) the purge of deleted deployments sweeps the whole store.
 _SWEEP_EVERY = 60.0
-#: WhatsApp's limit of stickers in one pack.
-STICKERS_PER_PACK = 30
-
-#: WhatsApp's own sticker packs (``?namespace=whatsapp``): pack id → (details, stickers).
-FIRST_PARTY_PACKS: dict[str, dict[str, Any]] = {
-    "whatsapp-cuppy": {
-        "details": {"name": "Cuppy", "publisher": "WhatsApp"},
-        "stickers": {
-            "0": {"id": "cuppy-0", "image_data_id": "cuppy-media-0", "emojis": ["☕"]},
-            "1": {"id": "cuppy-1", "image_data_id": "cuppy-media-1", "emojis": ["😃", "☕"]},
-        },
-    },
-    "whatsapp-bibimbap": {
-        "details": {"name": "Bibimbap Friends", "publisher": "WhatsApp"},
-        "stickers": {
-            "0": {"id": "bibimbap-0", "image_data_id": "bibimbap-media-0", "emojis": ["🍚"]},
-        },
-    },
-}
-
-_STATE_DETAILS: dict[DeploymentState, str] = {
-    _S.INITIALIZING: "Initializing deployment",
-    _S.CREATING_CLUSTER: "Creating cluster",
-    _S.CLUSTER_CREATED: "Cluster created",
-    _S.CODE_SENT: "Verification code sent",
-    _S.WRONG_CODE: "Wrong verification code",
-    _S.CODE_VERIFIED: "Verification code accepted",
-    _S.FINALIZING: "Assigning the number to your API key",
-    _S.READY: "Deployment ready",
-    _S.DELETING: "Deleting deployment",
-    _S.DELETED: "Deployment deleted",
-}
-
-
-@attrs.frozen
-class OTPMessage:
-    """A code that reached the sandbox inbox (``sent_at`` is in sandbox seconds)."""
-
-    deployment_id: str
-    code: str = attrs.field(repr=False)
-    method: str
-    sent_at: float
-
-    def to_json(self) -> dict[str, Any]:
-        """The inbox endpoint's body."""
-        return {
-            "deployment_id": self.deployment_id,
-            "code": self.code,
-            "method": self.method,
-            "sent_at": self.sent_at,
-        }
-
-
-@attrs.define
-class StoredDeployment:
-    """One deployment as the sandbox keeps it."""
-
-    deployment_id: str
-    api_key: str
-    country_code: str
-    number: str
-    waba_id: str
-    method: str
-    scenario: Scenario | None
-    state: DeploymentState
-    entered_at: float
-    detail: str | None = None
-    #: Why registration (the code request) will be refused, decided at creation.
-    refused: str | None = None
-    code: str | None = attrs.field(default=None, repr=False)
-    inbox: OTPMessage | None = None
-    wrong_codes: int = 0
-    first_code_rejected: bool = False
-    last_code_at: float | None = None
-    profile: dict[str, Any] = attrs.field(factory=dict)
-    photo_url: str | None = None
-    packs: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-
-    @property
-    def msisdn(self) -> str:
-        """Country code and number."""
-        return f"{self.country_code}{self.number}"
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``DeploymentResponse`` body."""
-        return {
-            "deployment_id": self.deployment_id,
-            "waba_id": self.waba_id,
-            "country_code": self.country_code,
-            "number": self.number,
-            "api_key": self.api_key,
-            "current_state": {
-                "title": self.state.value,
-                "detail": self.detail or _STATE_DETAILS.get(self.state, self.state.value),
-            },
-        }
 
 
 class SandboxEngine:
@@ -198,7 +96,7 @@ class SandboxEngine:
     def _enter(
         self, dep: StoredDeployment, state: DeploymentState, at: float, detail: str | None = None
     ) -> None:
-        if state in _GONE and dep.state not in _GONE:
+        if state in GONE and dep.state not in GONE:
             self._count_by_account[dep.api_key] -= 1
             if self._active_by_number.get(dep.msisdn) == dep.deployment_id:
                 del self._active_by_number[dep.msisdn]
@@ -362,7 +260,7 @@ class SandboxEngine:
     def delete(self, api_key: str, deployment_id: str) -> None:
         """Move a deployment to DELETING; 409 when it is already DELETING or DELETED."""
         dep = self.find(api_key, deployment_id)
-        if dep.state in _GONE:
+        if dep.state in GONE:
             raise SandboxProblem(
                 409,
                 f"{PROVISIONING}#conflict-deployment-state",
@@ -371,9 +269,12 @@ class SandboxEngine:
             )
         self._enter(dep, _S.DELETING, self.clock.now())
 
-    def resend(self, api_key: str, deployment_id: str, method: str) -> StoredDeployment:
-        """Send a new code (the old one stops working); 409 outside CODE_SENT/WRONG_CODE,
-        429 within ``resend_cooldown`` of the last code."""
+    def resend(
+        self, api_key: str, deployment_id: str, method: str | None = None
+    ) -> StoredDeployment:
+        """Send a new code (the old one stops working) by ``method`` (``None``: as the last
+        one); 409 outside CODE_SENT/WRONG_CODE, 429 within ``resend_cooldown`` of the last
+        code."""
         dep = self.find(api_key, deployment_id)
         now = self.clock.now()
         if dep.state not in ACTIONABLE:
@@ -387,16 +288,12 @@ class SandboxEngine:
             wait = dep.last_code_at + self.config.resend_cooldown - now
             if wait > 0:
                 self.stats.resend_throttled += 1
-                real = max(1, int(-(-wait // self.clock.speed)))
-                raise SandboxProblem(
-                    429,
-                    f"{PROVISIONING}#throttled",
-                    "Throttled",
+                raise throttled(
+                    max(1, int(-(-wait // self.clock.speed))),
                     f"A code was sent less than {self.config.resend_cooldown:g} seconds ago; "
                     "wait and try again.",
-                    headers={"Retry-After": str(real)},
                 )
-        dep.method = method
+        dep.method = method or dep.method
         self._enter(dep, _S.CODE_SENT, now)
         self._send_code(dep, now, deliver=True)
         return dep
@@ -448,46 +345,29 @@ class SandboxEngine:
         dep.profile.update(changes)
         return dict(dep.profile)
 
+    def update_photo(self, api_key: str, deployment_id: str, image_url: str) -> str:
+        """Set the profile photo's URL and return it."""
+        dep = self.find_ready(api_key, deployment_id)
+        dep.photo_url = image_url
+        return image_url
+
     def create_pack(self, api_key: str, deployment_id: str, details: dict[str, Any]) -> str:
         """Add a third-party pack; returns its id. 400 beyond ``max_stickerpacks``."""
-        dep = self.find_ready(api_key, deployment_id)
-        if len(dep.packs) >= self.config.max_stickerpacks:
-            raise invalid_json(
-                f"This deployment holds {len(dep.packs)} sticker packs, the sandbox's limit; "
-                "no more can be created.",
-                [("stickerpacks", f"at most {self.config.max_stickerpacks} per deployment")],
-            )
-        pack_id = f"pack-{self._rng.getrandbits(48):012x}"
-        dep.packs[pack_id] = {"details": details, "stickers": {}, "next": 0}
-        return pack_id
+        packs = self.find_ready(api_key, deployment_id).packs
+        return packs.create(details, limit=self.config.max_stickerpacks, rng=self._rng)
 
     def pack(
         self, api_key: str, deployment_id: str, pack_id: str, namespace: str | None
     ) -> dict[str, Any]:
         """A pack (first-party with ``namespace="whatsapp"``); 404 when unknown."""
-        dep = self.find_ready(api_key, deployment_id)
-        packs = FIRST_PARTY_PACKS if namespace == "whatsapp" else dep.packs
-        found = packs.get(pack_id)
-        if found is None:
-            raise not_found(f"Stickerpack {pack_id} does not exist.")
-        return found
+        return self.find_ready(api_key, deployment_id).packs.get(pack_id, namespace)
 
     def add_sticker(
         self, api_key: str, deployment_id: str, pack_id: str, sticker: dict[str, Any]
     ) -> str:
-        """Add a sticker to a third-party pack; returns its index. 400 when the pack holds
-        :data:`STICKERS_PER_PACK` (WhatsApp's limit)."""
-        pack = self.pack(api_key, deployment_id, pack_id, None)
-        if len(pack["stickers"]) >= STICKERS_PER_PACK:
-            raise invalid_json(
-                f"Stickerpack {pack_id} holds {STICKERS_PER_PACK} stickers, WhatsApp's limit; "
-                "delete one first.",
-                [("stickers", f"at most {STICKERS_PER_PACK} per stickerpack")],
-            )
-        index = str(pack["next"])
-        pack["next"] += 1
-        pack["stickers"][index] = {"id": f"{pack_id}-{index}", **sticker}
-        return index
+        """Add a sticker to a third-party pack; returns its index (see
+        :meth:`StickerPacks.add_sticker <._stickers.StickerPacks.add_sticker>`)."""
+        return self.find_ready(api_key, deployment_id).packs.add_sticker(pack_id, sticker)
 
     def sticker(
         self,
@@ -500,15 +380,8 @@ class SandboxEngine:
         remove: bool = False,
     ) -> dict[str, Any]:
         """One sticker (removed from its pack with ``remove``); 404 when unknown."""
-        pack = self.pack(api_key, deployment_id, pack_id, namespace)
-        found: dict[str, Any] | None = pack["stickers"].get(index)
-        if found is None:
-            raise not_found(f"Sticker {index} does not exist in stickerpack {pack_id}.")
-        if remove:
-            if namespace == "whatsapp":
-                raise not_found(f"Sticker {index} of a WhatsApp stickerpack cannot be deleted.")
-            del pack["stickers"][index]
-        return found
+        packs = self.find_ready(api_key, deployment_id).packs
+        return packs.sticker(pack_id, index, namespace, remove=remove)
 
 
 def _verification_failed(detail: str, *, wrong_code: bool = False) -> SandboxProblem:

@@ -1,49 +1,15 @@
-"""Per-account rate limiting and seeded fault injection."""
+"""Seeded fault injection: what goes wrong with each API request, drawn reproducibly."""
 
 from __future__ import annotations
 
 import enum
-import math
 import random
 
 import attrs
 
-from ._clock import SandboxClock
 from ._config import FaultConfig
 
-__all__ = ["Fault", "FaultInjector", "RateLimiter"]
-
-
-class RateLimiter:
-    """A token bucket per account: ``rate`` requests per real second, ``burst`` at once.
-
-    Real seconds are the clock's sandbox seconds divided by its speed, so a
-    :class:`~wamanager.sandbox.ManualClock` controls the limiter in tests.
-    """
-
-    def __init__(self, rate: float, burst: int, clock: SandboxClock) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def reset(self) -> None:
-        """Refill every account's bucket."""
-        self._buckets.clear()
-
-    def _real_now(self) -> float:
-        return self._clock.now() / self._clock.speed
-
-    def acquire(self, account: str) -> int | None:
-        """Take a token for ``account``; returns ``None`` or the whole seconds to wait."""
-        now = self._real_now()
-        tokens, last = self._buckets.get(account, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - last) * self._rate)
-        if tokens >= 1.0:
-            self._buckets[account] = (tokens - 1.0, now)
-            return None
-        self._buckets[account] = (tokens, now)
-        return max(1, math.ceil((1.0 - tokens) / self._rate))
+__all__ = ["Decision", "Fault", "FaultInjector"]
 
 
 class Fault(enum.Enum):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from ._app import CONTROL_PREFIX
+from ._config import CONTROL_PREFIX
 
 __all__ = ["SandboxInbox"]
 
@@ -69,12 +68,7 @@ class SandboxInbox:
     async def __aenter__(self) -> SandboxInbox:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:

@@ -1,4 +1,8 @@
-"""Problem-details bodies in the spec's shapes, and the exception handlers raise for them."""
+"""The sandbox's answers: JSON bodies, and problem details in the spec's shapes.
+
+Handlers and the engine raise a :class:`SandboxProblem` (made by the factories below: one per
+kind of error answer); the problems middleware turns it into its response.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,21 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["GENERIC", "PROVISIONING", "SandboxProblem", "dumps", "problem_response"]
+__all__ = [
+    "GENERIC",
+    "PROVISIONING",
+    "SandboxProblem",
+    "dumps",
+    "forbidden",
+    "injected_server_error",
+    "invalid_json",
+    "json_response",
+    "not_found",
+    "payload_too_large",
+    "problem_response",
+    "throttled",
+    "unauthorized",
+]
 
 #: Base of the error types that apply to every Vonage API (``#not-found``, ``#unauthorized``).
 GENERIC = "https://developer.vonage.com/api-errors"
@@ -62,14 +80,18 @@ def dumps(data: Any) -> bytes:
         return json.dumps(data).encode("ascii")
 
 
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An ``application/json`` response of ``data`` (see :func:`dumps`)."""
+    return web.Response(
+        status=status, body=dumps(data), content_type="application/json", headers=headers
+    )
+
+
 def problem_response(problem: SandboxProblem) -> web.Response:
     """The aiohttp response for ``problem``."""
-    return web.Response(
-        status=problem.status,
-        body=dumps(problem.body()),
-        content_type="application/json",
-        headers=problem.headers,
-    )
+    return json_response(problem.body(), problem.status, problem.headers)
 
 
 def not_found(
@@ -128,4 +150,21 @@ def throttled(retry_after: int, detail: str) -> SandboxProblem:
         "Throttled",
         detail,
         headers={"Retry-After": str(retry_after)},
+    )
+
+
+def injected_server_error(status: int) -> SandboxProblem:
+    """503 ``#service-unavailable`` or 500 ``#internal-error``, injected by a fault."""
+    if status == 503:
+        return SandboxProblem(
+            503,
+            f"{GENERIC}#service-unavailable",
+            "Service Unavailable",
+            "The service is temporarily unavailable (injected by the sandbox).",
+        )
+    return SandboxProblem(
+        500,
+        f"{GENERIC}#internal-error",
+        "Internal Server Error",
+        "Something went wrong (injected by the sandbox).",
     )

@@ -26,12 +26,22 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from ._app import API_PREFIX, CONTROL_PREFIX, ENGINE, create_app, reset_app, set_faults
+from ._app_keys import ENGINE
 from ._auth import TokenMinter
 from ._clock import ManualClock, SandboxClock
-from ._config import DEFAULT_APPLICATION_ID, Application, FaultConfig, SandboxConfig
-from ._engine import OTPMessage, SandboxEngine
+from ._config import (
+    API_PREFIX,
+    CONTROL_PREFIX,
+    DEFAULT_APPLICATION_ID,
+    Application,
+    FaultConfig,
+    SandboxConfig,
+)
+from ._control import reset_app, set_faults
+from ._engine import SandboxEngine
 from ._inbox import SandboxInbox
+from ._records import OTPMessage
+from ._routes import create_app
 from ._stats import SandboxStats
 
 __all__ = ["SandboxHandle", "generate_application", "run_sandbox", "with_default_application"]
