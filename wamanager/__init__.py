@@ -16,6 +16,7 @@ from ._bulk import (
 )
 from ._client import WhatsAppManager
 from ._clock import SYSTEM_CLOCK, Clock, SystemClock
+from ._constants import DEFAULT_BASE_URL
 from ._errors import (
     APIError,
     ClientClosed,
@@ -73,6 +74,7 @@ from ._models import (
     VerifyResult,
     Vertical,
 )
+from ._options import NOT_GIVEN, Timeout
 from ._policy import (
     GiveUp,
     OTPPolicy,
@@ -84,10 +86,10 @@ from ._policy import (
     next_otp_action,
 )
 from ._provisioning import provision
-from ._ratelimit import RateControl, RateLimiter
+from ._rate_control import RateControl
+from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler, PollStats
-from ._session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
 from ._states import DeploymentState
 from ._version import __version__
 from ._watcher import DeploymentWatcher, EventStream, OTPProvider, WatchOptions

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -13,11 +12,12 @@ from ._auth import Auth, BasicAuth, JWTAuth
 from ._clock import SYSTEM_CLOCK, Clock
 from ._errors import ValidationError
 from ._models import OTPMethod
-from ._ratelimit import RateControl
+from ._options import NOT_GIVEN, NotGiven, Sleep, Timeout
+from ._rate_control import RateControl
 from ._resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
-from ._session import NOT_GIVEN, NotGiven, Session, Sleep, Timeout
+from ._session import Session
 from ._watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
 
 if TYPE_CHECKING:
@@ -310,12 +310,7 @@ class WhatsAppManager:
         await self.session.__aenter__()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     def __repr__(self) -> str:

@@ -41,8 +41,9 @@ import anyio.lowlevel
 import attrs
 
 from ._clock import Clock
+from ._converter import structure
 from ._errors import APIError, Throttled
-from ._models import Deployment, structure
+from ._models import Deployment
 
 __all__ = ["PollScheduler", "PollStats", "align", "list_items", "list_pays"]
 

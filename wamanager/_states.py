@@ -24,6 +24,7 @@ __all__ = [
     "ACTIONABLE",
     "DELETABLE",
     "FAILURE",
+    "GONE",
     "SUCCESS",
     "TERMINAL",
     "TRANSITIONS",
@@ -107,9 +108,9 @@ _BEFORE_VERIFY: frozenset[DeploymentState | None] = frozenset(
     {_S.INITIALIZING, _S.CREATING_CLUSTER, _S.CLUSTER_CREATED, _S.CODE_SENT, _S.WRONG_CODE}
 )
 #: States that mean the deployment is going away.
-_GONE: frozenset[DeploymentState] = frozenset({_S.DELETING, _S.DELETED})
+GONE: frozenset[DeploymentState] = frozenset({_S.DELETING, _S.DELETED})
 #: States from which ``DELETE`` is accepted (everything but DELETING/DELETED).
-DELETABLE: frozenset[DeploymentState] = frozenset(_S) - {_S.DELETING, _S.DELETED}
+DELETABLE: frozenset[DeploymentState] = frozenset(_S) - GONE
 
 _PROGRESS: Mapping[DeploymentState, frozenset[DeploymentState]] = {
     _S.INITIALIZING: frozenset({_S.CREATING_CLUSTER}),
@@ -180,6 +181,12 @@ def _reachable(start: DeploymentState) -> frozenset[DeploymentState]:
     return frozenset(seen)
 
 
+#: Every state reachable from each state in one step or more (polls may skip states).
+_REACHABLE: Mapping[DeploymentState, frozenset[DeploymentState]] = {
+    state: _reachable(state) for state in _S
+}
+
+
 def interpret(previous: DeploymentState | None, current: DeploymentState) -> tuple[Signal, ...]:
     """The signals that going from ``previous`` to ``current`` implies, in delivery order.
 
@@ -202,7 +209,7 @@ def interpret(previous: DeploymentState | None, current: DeploymentState) -> tup
         signals.append(Signal.SUCCEEDED)
     elif current in FAILURE:
         signals.append(Signal.FAILED)
-    elif current in _GONE:
+    elif current in GONE:
         signals.append(Signal.DELETED)
     return tuple(signals)
 
@@ -211,15 +218,7 @@ def _check_table() -> None:
     # Declared as data and checked when defined (python-statemachine's habit): every state
     # reaches a terminal state, and terminal states have no way out but deletion.
     for state in _S:
-        seen: set[DeploymentState] = set()
-        frontier = [state]
-        while frontier:
-            here = frontier.pop()
-            if here in seen:
-                continue
-            seen.add(here)
-            frontier.extend(TRANSITIONS[here])
-        if not seen & TERMINAL:  # pragma: no cover - a broken table fails at import
+        if not ({state} | _REACHABLE[state]) & TERMINAL:  # pragma: no cover - fails at import
             raise AssertionError(f"{state} cannot reach a terminal state")
     for state in TERMINAL:
         if TRANSITIONS[state] - {_S.DELETING}:  # pragma: no cover
@@ -227,6 +226,3 @@ def _check_table() -> None:
 
 
 _check_table()
-_REACHABLE: Mapping[DeploymentState, frozenset[DeploymentState]] = {
-    state: _reachable(state) for state in _S
-}

@@ -70,9 +70,9 @@ from ._policy import (
     Resend,
     Verify,
     Wait,
-    capped_retry_after,
     next_otp_action,
 )
+from ._retry import capped_retry_after
 from ._states import ACTIONABLE, DeploymentState, Signal, interpret
 
 __all__ = [

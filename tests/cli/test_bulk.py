@@ -23,7 +23,8 @@ import pytest
 from rich.console import Console
 
 from wamanager import BulkProgress, BulkReport, DeploymentState, NumberOutcome
-from wamanager._models import Deployment, Vertical, structure
+from wamanager._converter import structure
+from wamanager._models import Deployment, Vertical
 from wamanager.cli._bulk import (
     BulkFile,
     CommandOTP,

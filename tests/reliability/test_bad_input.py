@@ -41,7 +41,8 @@ from wamanager import (
     provision,
     provision_many,
 )
-from wamanager._ratelimit import RateControl, RateLimiter
+from wamanager._rate_control import RateControl
+from wamanager._ratelimit import RateLimiter
 from wamanager.sandbox._runner import _default_key_pair
 
 API = "/v0.1/whatsapp-manager"

@@ -18,6 +18,7 @@ from wamanager import (
     Vertical,
     WhatsAppManager,
 )
+from wamanager._converter import structure, unstructure
 from wamanager._models import (
     DeploymentRequest,
     PhotoUpdate,
@@ -28,8 +29,6 @@ from wamanager._models import (
     StickerpackCreate,
     StickerpackList,
     VerifyRequest,
-    structure,
-    unstructure,
 )
 from wamanager._rules import PROFILE_LIMITS, problems, validate
 

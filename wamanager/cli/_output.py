@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .._converter import unstructure
 from .._events import Event, StateChanged
-from .._models import Deployment, unstructure
+from .._models import Deployment
 from .._states import DeploymentState
 
 __all__ = ["Output", "stdout_is_terminal"]
