@@ -17,6 +17,7 @@ from ._bulk import (
 from ._client import WhatsAppManager
 from ._clock import SYSTEM_CLOCK, Clock, SystemClock
 from ._constants import DEFAULT_BASE_URL
+from ._delivery import EventStream
 from ._errors import (
     APIError,
     ClientClosed,
@@ -75,6 +76,7 @@ from ._models import (
     Vertical,
 )
 from ._options import NOT_GIVEN, Timeout
+from ._otp_driver import OTPProvider
 from ._policy import (
     GiveUp,
     OTPPolicy,
@@ -92,7 +94,8 @@ from ._retry import RetryPolicy
 from ._scheduler import PollScheduler, PollStats
 from ._states import DeploymentState
 from ._version import __version__
-from ._watcher import DeploymentWatcher, EventStream, OTPProvider, WatchOptions
+from ._watch_options import WatchOptions
+from ._watcher import DeploymentWatcher
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -32,10 +32,11 @@ from ._errors import ProvisioningError, ValidationError
 from ._events import Event, StateChanged
 from ._journal import Journal, JournalRow
 from ._models import DeploymentRequest, PhotoUpdate, Profile
+from ._otp_driver import OTPProvider
 from ._policy import OTPProgress
 from ._provisioning import provision
 from ._rules import problems
-from ._watcher import OTPProvider, WatchOptions, watch_arguments
+from ._watch_options import WatchOptions, watch_arguments
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -13,12 +13,14 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._errors import ValidationError
 from ._models import OTPMethod
 from ._options import NOT_GIVEN, NotGiven, Sleep, Timeout
+from ._otp_driver import OTPProvider
 from ._rate_control import RateControl
 from ._resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
 from ._session import Session
-from ._watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+from ._watch_options import WatchOptions, watch_arguments
+from ._watcher import DeploymentWatcher
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

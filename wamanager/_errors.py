@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from ._states import DeploymentState
 
 __all__ = [
+    "TRANSIENT",
     "APIError",
     "ClientClosed",
     "Conflict",
@@ -430,3 +431,12 @@ def error_from_response(
     if issubclass(cls, Throttled):
         return cls(status, problem, retry_after=retry_after, **common)
     return cls(status, problem, **common)
+
+
+#: Failures a watch survives (a poll, an OTP call): it backs off and tries again.
+TRANSIENT = (
+    TransportError,
+    ServerError,
+    Throttled,
+    UnexpectedResponse,
+)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ._delivery import Callback
 from ._errors import (
     NumberInUse,
     ProvisioningError,
@@ -26,9 +27,11 @@ from ._errors import (
 )
 from ._events import Event
 from ._models import Deployment, DeploymentRequest, PhotoUpdate, Profile
+from ._otp_driver import OTPProvider
 from ._rules import validate
 from ._states import ACTIONABLE
-from ._watcher import Callback, DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+from ._watch_options import WatchOptions, watch_arguments
+from ._watcher import DeploymentWatcher
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

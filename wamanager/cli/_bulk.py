@@ -35,9 +35,9 @@ from .._bulk import BulkEvent, BulkProgress, BulkReport, NumberChanged, Onboardi
 from .._client import WhatsAppManager
 from .._journal import JournalError
 from .._models import Deployment, DeploymentRequest, Profile, Vertical
+from .._otp_driver import OTPProvider
 from .._policy import OTPPolicy, PollPolicy
 from .._states import DeploymentState
-from .._watcher import OTPProvider
 from ._deployments import SANDBOX_INTERVAL, SandboxOTP
 from ._errors import EXIT_DEPLOYMENT
 from ._options import POSITIVE_SECONDS, api_command

@@ -32,8 +32,8 @@ from .._events import (
     Succeeded,
 )
 from .._models import Deployment, DeploymentRequest
+from .._otp_driver import OTPProvider
 from .._policy import PollPolicy
-from .._watcher import OTPProvider
 from ._options import POSITIVE_SECONDS, api_command
 from ._output import Output
 
