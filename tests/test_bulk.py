@@ -24,7 +24,7 @@ from wamanager import (
     WhatsAppManager,
     provision_many,
 )
-from wamanager._bulk import BulkEvent
+from wamanager._bulk_report import BulkEvent
 from wamanager._clock import SYSTEM_CLOCK
 from wamanager.sandbox import SandboxConfig, SandboxHandle, Scenario, run_sandbox
 from wamanager.testing import sandbox_client

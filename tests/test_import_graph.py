@@ -105,7 +105,10 @@ LAYERS: dict[str, set[str]] = {
         "_watcher",
     },
     "_journal": {"_errors", "_models", "_policy"},
+    "_bulk_report": {"_clock"},
     "_bulk": {
+        "_bulk_report",
+        "_checks",
         "_client",
         "_clock",
         "_errors",

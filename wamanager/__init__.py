@@ -5,14 +5,13 @@ wamanager serves the teams who still run it.
 """
 
 from ._auth import Auth, BasicAuth, BearerToken, JWTAuth
-from ._bulk import (
+from ._bulk import Onboarding, provision_many
+from ._bulk_report import (
     BulkEvent,
     BulkProgress,
     BulkReport,
     NumberChanged,
     NumberOutcome,
-    Onboarding,
-    provision_many,
 )
 from ._client import WhatsAppManager
 from ._clock import SYSTEM_CLOCK, Clock, SystemClock

@@ -31,7 +31,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .._bulk import BulkEvent, BulkProgress, BulkReport, NumberChanged, Onboarding, provision_many
+from .._bulk import Onboarding, provision_many
+from .._bulk_report import BulkEvent, BulkProgress, BulkReport, NumberChanged
 from .._client import WhatsAppManager
 from .._journal import JournalError
 from .._models import Deployment, DeploymentRequest, Profile, Vertical
