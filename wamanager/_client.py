@@ -19,7 +19,7 @@ from ._resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
 from ._session import Session
-from ._watch_options import WatchOptions, watch_arguments
+from ._watch_options import WatchOptions, option_problems, watch_arguments
 from ._watcher import DeploymentWatcher
 
 if TYPE_CHECKING:
@@ -148,11 +148,9 @@ class WhatsAppManager:
                 "rng": rng,
             }
             given.update((k, v) for k, v in shared.items() if v is not NOT_GIVEN)
-            if clock is not NOT_GIVEN and not isinstance(clock, Clock):
-                raise ValidationError(
-                    [("clock", "must have now() and an async sleep(seconds)")],
-                    model="WhatsAppManager",
-                )
+            problems = [] if isinstance(clock, NotGiven) else option_problems({"clock": clock})
+            if problems:
+                raise ValidationError(problems, model="WhatsAppManager")
             session_ = Session(auth, **given)
             self._shared = _Shared(SYSTEM_CLOCK if isinstance(clock, NotGiven) else clock)
         self.session = session_

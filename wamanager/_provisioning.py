@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from ._client import WhatsAppManager
 
-__all__ = ["PROVISION_RETRIES", "STEPS", "StepHook", "provision"]
+__all__ = ["PROVISION_RETRIES", "STEPS", "StepHook", "create_or_adopt", "provision"]
 
 #: The steps of an onboarding, in order; ``"done"`` follows the last.
 STEPS = ("create", "watch", "verify", "profile", "photo")
@@ -112,7 +112,7 @@ async def provision(
     try:
         if deployment_id is None:
             await enter("create")
-            deployment_id = await _create_or_adopt(sturdy, request)
+            deployment_id, _ = await create_or_adopt(sturdy, request)
         await enter("watch")
         watcher = wam.watch(deployment_id, otp=otp, **arguments)
         if on_event is not None:
@@ -134,13 +134,19 @@ async def provision(
     return deployment
 
 
-async def _create_or_adopt(wam: WhatsAppManager, request: DeploymentRequest) -> str:
+async def create_or_adopt(wam: WhatsAppManager, request: DeploymentRequest) -> tuple[str, bool]:
+    """Create the deployment of ``request``, or adopt the one that already holds its number
+    (what a retried create answers too): its id, and whether it was adopted.
+
+    Raises :class:`~wamanager.NumberInUse` when the number is held by a deployment this
+    account cannot see (nothing to adopt).
+    """
     try:
-        return (await wam.deployments.create(request)).deployment_id
+        return (await wam.deployments.create(request)).deployment_id, False
     except NumberInUse as exc:
         if exc.existing_deployment_id is None:
-            raise  # held by a deployment this account cannot see: nothing to adopt
-        return exc.existing_deployment_id
+            raise
+        return exc.existing_deployment_id, True
 
 
 def _failed_at_otp(error: WhatsAppManagerError, watcher: DeploymentWatcher | None) -> bool:

@@ -13,7 +13,8 @@ from .._client import WhatsAppManager
 from .._models import DeploymentRequest, Profile, Vertical
 from .._policy import PollPolicy
 from ..sandbox import SandboxConfig, run_sandbox
-from ._deployments import SANDBOX_INTERVAL, SandboxOTP, follow
+from ._deployments import SANDBOX_INTERVAL, follow
+from ._otp_sources import SandboxOTP
 from ._output import Output
 from ._sandbox import sandbox_environ
 

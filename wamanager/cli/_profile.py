@@ -13,11 +13,9 @@ __all__ = ["COMMANDS"]
 
 
 def _show_profile(out: Output, profile: Profile) -> None:
-    if out.json_mode:
-        out.json(profile)
-        return
     vertical = profile.vertical
-    out.record(
+    out.result_record(
+        profile,
         [
             ("about", profile.about),
             ("address", profile.address),
@@ -25,15 +23,12 @@ def _show_profile(out: Output, profile: Profile) -> None:
             ("email", profile.email),
             ("vertical", vertical.value if isinstance(vertical, Vertical) else vertical),
             ("websites", ", ".join(profile.websites) if profile.websites else None),
-        ]
+        ],
     )
 
 
 def _show_photo(out: Output, photo: ProfilePhoto) -> None:
-    if out.json_mode:
-        out.json(photo)
-    else:
-        out.record([("image url", photo.image_url or "(none)")])
+    out.result_record(photo, [("image url", photo.image_url or "(none)")])
 
 
 @click.group(short_help="Read or change the business profile.")
