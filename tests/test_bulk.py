@@ -176,7 +176,7 @@ async def test_an_async_iterable_of_onboardings_with_their_own_profiles(
             policy=POLICY,
             profile=Profile(about="default"),
         )
-        abouts = [(await wam.profile.get(o.deployment_id or "")).about for o in report.outcomes]
+        abouts = [(await wam.profiles.get(o.deployment_id or "")).about for o in report.outcomes]
     assert abouts == ["default", "shop 1", "shop 2"]
 
 

@@ -242,14 +242,7 @@ class _Run:
         msisdn = request.msisdn
         try:
             if row is not None and (row.outcome == "ready" or row.step == "done"):
-                self.outcomes[position] = NumberOutcome(
-                    position,
-                    msisdn,
-                    "ready",
-                    deployment_id=row.deployment_id,
-                    step="done",
-                    resumed=True,
-                )
+                self.ready(position, msisdn, row.deployment_id, resumed=True)
                 self.changed(position, msisdn, "skipped", deployment_id=row.deployment_id)
                 return
             self.in_flight[msisdn] = row.state if row and row.state else "pending"
@@ -321,13 +314,13 @@ class _Run:
             return
         if journal is not None:
             await journal.finish(msisdn, "ready")
+        stages = stage_seconds(entered, self.clock.now())
+        self.ready(position, msisdn, deployment.deployment_id, stage_seconds=stages)
+
+    def ready(self, position: int, msisdn: str, deployment_id: str | None, **details: Any) -> None:
+        """Record that the number at ``position`` ended READY and set up."""
         self.outcomes[position] = NumberOutcome(
-            position,
-            msisdn,
-            "ready",
-            deployment_id=deployment.deployment_id,
-            step="done",
-            stage_seconds=stage_seconds(entered, self.clock.now()),
+            position, msisdn, "ready", deployment_id=deployment_id, step="done", **details
         )
 
     # --- events ----------------------------------------------------------------------

@@ -66,7 +66,7 @@ class WhatsAppManager:
         async with WhatsAppManager(auth=JWTAuth(application_id, private_key)) as wam:
             deployment = await wam.deployments.get(deployment_id)
 
-    Resource groups: :attr:`deployments`, :attr:`otp`, :attr:`profile`, :attr:`stickerpacks`
+    Resource groups: :attr:`deployments`, :attr:`otp`, :attr:`profiles`, :attr:`stickerpacks`
     and :attr:`stickers`. Every argument is checked here: bad values raise
     :class:`~wamanager.ValidationError` naming each one, before any request. An
     argument left out takes the default below (from :mod:`wamanager._constants`).
@@ -159,7 +159,7 @@ class WhatsAppManager:
         #: Verify the OTP, or have it sent again.
         self.otp = OTP(session_)
         #: The business profile and its photo.
-        self.profile = Profiles(session_)
+        self.profiles = Profiles(session_)
         #: Sticker packs.
         self.stickerpacks = Stickerpacks(session_)
         #: Stickers inside a pack.

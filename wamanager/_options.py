@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Awaitable, Callable
+from typing import TypedDict
 
 import aiohttp
 import attrs
@@ -23,6 +24,7 @@ from ._retry import RetryPolicy
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
+    "CallOptions",
     "NotGiven",
     "Sleep",
     "Timeout",
@@ -96,6 +98,19 @@ class Timeout:
 
 #: The default :class:`Timeout` of one attempt.
 DEFAULT_TIMEOUT = Timeout()
+
+
+class CallOptions(TypedDict, total=False):
+    """The per-call options a ``with_options`` copy may change (a key left out: unchanged).
+
+    See :class:`~wamanager.WhatsAppManager` for each one.
+    """
+
+    timeout: float | Timeout | None
+    max_retries: int
+    retry: RetryPolicy | None
+    throttle_budget: float
+    max_response_size: int
 
 
 def base_url_problem(value: object) -> str | None:

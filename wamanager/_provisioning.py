@@ -120,10 +120,10 @@ async def provision(
         deployment = await watcher.result()
         if profile is not None:
             await enter("profile")
-            await sturdy.profile.update(deployment_id, profile)
+            await sturdy.profiles.update(deployment_id, profile)
         if photo_url is not None:
             await enter("photo")
-            await sturdy.profile.update_photo(deployment_id, photo_url)
+            await sturdy.profiles.update_photo(deployment_id, photo_url)
     except WhatsAppManagerError as exc:
         if step == "watch" and _failed_at_otp(exc, watcher):
             step = "verify"

@@ -42,7 +42,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
 import anyio
@@ -57,6 +57,7 @@ from ._failures import Retryable, answer_failure, json_of, transport_failure
 from ._options import (
     DEFAULT_TIMEOUT,
     NOT_GIVEN,
+    CallOptions,
     NotGiven,
     Sleep,
     Timeout,
@@ -73,6 +74,9 @@ from ._retry import (
     throttle_wait,
     within_throttle_budget,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Response", "Session"]
 
@@ -184,32 +188,21 @@ class Session:
         """Requests and 429s so far, across every copy of this session."""
         return self._connection.stats
 
-    def with_options(
-        self,
-        *,
-        timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        retry: RetryPolicy | NotGiven = NOT_GIVEN,
-        throttle_budget: float | NotGiven = NOT_GIVEN,
-        max_response_size: int | NotGiven = NOT_GIVEN,
-    ) -> Session:
-        """A copy with other per-call options, sharing this session's credentials,
-        connections, rate limiter and lifecycle. Options not given are this session's."""
-        options = check_options(
-            self.timeout if isinstance(timeout, NotGiven) else timeout,
-            self.retry if isinstance(retry, NotGiven) else retry,
-            max_retries,
-            self.throttle_budget if isinstance(throttle_budget, NotGiven) else throttle_budget,
-            (
-                self.max_response_size
-                if isinstance(max_response_size, NotGiven)
-                else max_response_size
-            ),
+    def with_options(self, **options: Unpack[CallOptions]) -> Session:
+        """A copy with other per-call options (:class:`~wamanager._options.CallOptions`),
+        sharing this session's credentials, connections, rate limiter and lifecycle. Options
+        not given are this session's."""
+        checked = check_options(
+            options.get("timeout", self.timeout),
+            options.get("retry", self.retry),
+            options.get("max_retries", NOT_GIVEN),
+            options.get("throttle_budget", self.throttle_budget),
+            options.get("max_response_size", self.max_response_size),
             model="with_options",
         )
         copy = object.__new__(Session)
         copy._connection = self._connection
-        copy._set_options(*options)
+        copy._set_options(*checked)
         return copy
 
     async def close(self) -> None:
