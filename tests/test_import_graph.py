@@ -27,7 +27,7 @@ LAYERS: dict[str, set[str]] = {
     "_errors": {"_converter", "_models", "_states"},
     "_checks": {"_errors"},
     "_rules": {"_checks", "_errors", "_models", "_states"},
-    "_retry": {"_checks", "_constants", "_errors"},
+    "_retry": {"_checks", "_constants"},
     "_policy": {"_checks", "_errors", "_models", "_retry", "_states"},
     "_events": {"_models", "_states"},
     "_rate_control": {"_checks", "_constants"},
