@@ -29,9 +29,9 @@ __all__ = ["WhatsAppManager"]
 
 
 class _Shared:
-    """What a client and its ``with_options`` copies share besides the session's transport
-    (credentials, connection pool, rate limiter, lifecycle): the poll scheduler and the
-    watchers' clock."""
+    """What a client and its ``with_options`` copies share besides the session's
+    :class:`~wamanager._connection.APIConnection` (credentials, connection pool, rate limiter,
+    lifecycle): the poll scheduler and the watchers' clock."""
 
     __slots__ = ("clock", "scheduler")
 
