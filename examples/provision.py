@@ -50,7 +50,7 @@ async def main() -> None:
             on_event=lambda e: print("  ", e.current) if isinstance(e, StateChanged) else None,
         )
         print(f"deployment {deployment.deployment_id} is {deployment.state}")
-        print("profile:", await wam.profile.get(deployment.deployment_id))
+        print("profile:", await wam.profiles.get(deployment.deployment_id))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from wamanager import (
     WhatsAppManager,
     provision_many,
 )
-from wamanager._bulk import BulkEvent
+from wamanager._bulk_report import BulkEvent
 from wamanager._clock import SYSTEM_CLOCK
 from wamanager.sandbox import SandboxConfig, SandboxHandle, Scenario, run_sandbox
 from wamanager.testing import sandbox_client
@@ -176,7 +176,7 @@ async def test_an_async_iterable_of_onboardings_with_their_own_profiles(
             policy=POLICY,
             profile=Profile(about="default"),
         )
-        abouts = [(await wam.profile.get(o.deployment_id or "")).about for o in report.outcomes]
+        abouts = [(await wam.profiles.get(o.deployment_id or "")).about for o in report.outcomes]
     assert abouts == ["default", "shop 1", "shop 2"]
 
 

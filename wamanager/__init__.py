@@ -5,17 +5,18 @@ wamanager serves the teams who still run it.
 """
 
 from ._auth import Auth, BasicAuth, BearerToken, JWTAuth
-from ._bulk import (
+from ._bulk import Onboarding, provision_many
+from ._bulk_report import (
     BulkEvent,
     BulkProgress,
     BulkReport,
     NumberChanged,
     NumberOutcome,
-    Onboarding,
-    provision_many,
 )
 from ._client import WhatsAppManager
 from ._clock import SYSTEM_CLOCK, Clock, SystemClock
+from ._constants import DEFAULT_BASE_URL
+from ._delivery import EventStream
 from ._errors import (
     APIError,
     ClientClosed,
@@ -73,6 +74,8 @@ from ._models import (
     VerifyResult,
     Vertical,
 )
+from ._options import NOT_GIVEN, Timeout
+from ._otp_driver import OTPProvider
 from ._policy import (
     GiveUp,
     OTPPolicy,
@@ -84,13 +87,14 @@ from ._policy import (
     next_otp_action,
 )
 from ._provisioning import provision
-from ._ratelimit import RateControl, RateLimiter
+from ._rate_control import RateControl
+from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler, PollStats
-from ._session import DEFAULT_BASE_URL, NOT_GIVEN, Timeout
 from ._states import DeploymentState
 from ._version import __version__
-from ._watcher import DeploymentWatcher, EventStream, OTPProvider, WatchOptions
+from ._watch_options import WatchOptions
+from ._watcher import DeploymentWatcher
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ._checks import UNSENDABLE
 from ._errors import ValidationError
 
 if TYPE_CHECKING:
@@ -46,9 +47,6 @@ class Auth(Protocol):
         ...
 
 
-#: Characters no credential may hold: controls (a pasted trailing newline, say) and lone
-#: surrogates (not encodable).
-_UNSENDABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]").search
 #: A bearer token is visible ASCII (RFC 6750's b64token is a subset).
 _TOKEN = re.compile(r"[\x21-\x7e]+").fullmatch
 
@@ -57,7 +55,7 @@ def _require(value: object, field: str, *, model: str = "credentials") -> str:
     """A non-empty string that can be sent; ValidationError naming ``field`` (never the value)."""
     if not isinstance(value, str) or not value.strip():
         reason = "must be a non-empty string"
-    elif _UNSENDABLE(value):
+    elif UNSENDABLE(value):
         reason = "must not contain control characters (a trailing newline?) or lone surrogates"
     else:
         return value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -13,12 +12,15 @@ from ._auth import Auth, BasicAuth, JWTAuth
 from ._clock import SYSTEM_CLOCK, Clock
 from ._errors import ValidationError
 from ._models import OTPMethod
-from ._ratelimit import RateControl
+from ._options import NOT_GIVEN, NotGiven, Sleep, Timeout
+from ._otp_driver import OTPProvider
+from ._rate_control import RateControl
 from ._resources import OTP, Deployments, Profiles, Stickerpacks, Stickers
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
-from ._session import NOT_GIVEN, NotGiven, Session, Sleep, Timeout
-from ._watcher import DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+from ._session import Session
+from ._watch_options import WatchOptions, option_problems, watch_arguments
+from ._watcher import DeploymentWatcher
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -27,9 +29,9 @@ __all__ = ["WhatsAppManager"]
 
 
 class _Shared:
-    """What a client and its ``with_options`` copies share besides the session's transport
-    (credentials, connection pool, rate limiter, lifecycle): the poll scheduler and the
-    watchers' clock."""
+    """What a client and its ``with_options`` copies share besides the session's
+    :class:`~wamanager._connection.APIConnection` (credentials, connection pool, rate limiter,
+    lifecycle): the poll scheduler and the watchers' clock."""
 
     __slots__ = ("clock", "scheduler")
 
@@ -64,7 +66,7 @@ class WhatsAppManager:
         async with WhatsAppManager(auth=JWTAuth(application_id, private_key)) as wam:
             deployment = await wam.deployments.get(deployment_id)
 
-    Resource groups: :attr:`deployments`, :attr:`otp`, :attr:`profile`, :attr:`stickerpacks`
+    Resource groups: :attr:`deployments`, :attr:`otp`, :attr:`profiles`, :attr:`stickerpacks`
     and :attr:`stickers`. Every argument is checked here: bad values raise
     :class:`~wamanager.ValidationError` naming each one, before any request. An
     argument left out takes the default below (from :mod:`wamanager._constants`).
@@ -146,11 +148,9 @@ class WhatsAppManager:
                 "rng": rng,
             }
             given.update((k, v) for k, v in shared.items() if v is not NOT_GIVEN)
-            if clock is not NOT_GIVEN and not isinstance(clock, Clock):
-                raise ValidationError(
-                    [("clock", "must have now() and an async sleep(seconds)")],
-                    model="WhatsAppManager",
-                )
+            problems = [] if isinstance(clock, NotGiven) else option_problems({"clock": clock})
+            if problems:
+                raise ValidationError(problems, model="WhatsAppManager")
             session_ = Session(auth, **given)
             self._shared = _Shared(SYSTEM_CLOCK if isinstance(clock, NotGiven) else clock)
         self.session = session_
@@ -159,7 +159,7 @@ class WhatsAppManager:
         #: Verify the OTP, or have it sent again.
         self.otp = OTP(session_)
         #: The business profile and its photo.
-        self.profile = Profiles(session_)
+        self.profiles = Profiles(session_)
         #: Sticker packs.
         self.stickerpacks = Stickerpacks(session_)
         #: Stickers inside a pack.
@@ -310,12 +310,7 @@ class WhatsAppManager:
         await self.session.__aenter__()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     def __repr__(self) -> str:

@@ -11,11 +11,15 @@ speed 600. Tests inject their own clock and never wait for real time.
 from __future__ import annotations
 
 import time
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Protocol, TypeVar, runtime_checkable
 
 import anyio
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "utc_now", "within"]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -50,3 +54,41 @@ class SystemClock:
 
 #: The clock used when none is given.
 SYSTEM_CLOCK = SystemClock()
+
+
+def utc_now() -> datetime:
+    """The wall-clock time, in UTC: the ``at`` of every event a watch or a bulk run reports."""
+    return datetime.now(timezone.utc)
+
+
+async def within(clock: Clock, seconds: float, work: Callable[[], Awaitable[T]]) -> T | None:
+    """What ``work()`` returns, or ``None`` if ``seconds`` of ``clock`` pass first (``work``
+    is then cancelled). What ``work`` raises is raised. ``work`` must not return ``None``.
+    """
+    if isinstance(clock, SystemClock):
+        # Real time: the event loop's own timer does it, with no task of its own.
+        with anyio.move_on_after(seconds):
+            return await work()
+        return None
+    outcome: list[T | Exception] = []
+    async with anyio.create_task_group() as group:
+
+        async def body() -> None:
+            try:
+                outcome.append(await work())
+            except Exception as exc:
+                outcome.append(exc)
+            finally:
+                group.cancel_scope.cancel()
+
+        async def timer() -> None:
+            await clock.sleep(seconds)
+            group.cancel_scope.cancel()
+
+        group.start_soon(body)
+        group.start_soon(timer)
+    if not outcome:
+        return None
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return outcome[0]

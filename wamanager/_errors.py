@@ -35,6 +35,10 @@ problem object, still yields the class its status names.
 
 No message here ever quotes a secret: problem details come from the server, which does not
 echo credentials, and request bodies are never included.
+
+The module is longer than most because it holds one concern whole: the hierarchy drawn above,
+one class per node with its docstring, and the one function that maps an answer to a node.
+Split, a reader would lose the tree that the mapping and the docstrings refer to.
 """
 
 from __future__ import annotations
@@ -43,20 +47,22 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._models import InvalidParameter, ProblemDetails, structure
+from ._converter import structure
+from ._models import InvalidParameter, ProblemDetails
 
 if TYPE_CHECKING:
     from ._models import Deployment
     from ._states import DeploymentState
 
 __all__ = [
+    "TRANSIENT",
     "APIError",
     "ClientClosed",
     "Conflict",
     "ConnectionFailed",
     "DeploymentDeleted",
     "DeploymentFailed",
-    "FieldError",
+    "FieldProblem",
     "Forbidden",
     "InvalidJSON",
     "InvalidParameters",
@@ -80,7 +86,9 @@ __all__ = [
     "error_from_response",
 ]
 
-FieldError = tuple[str, str]
+#: ``(field, reason)``: one thing wrong with one field of an input. The request rules return
+#: them, :class:`ValidationError` carries them (``errors``).
+FieldProblem = tuple[str, str]
 
 
 class WhatsAppManagerError(Exception):
@@ -258,8 +266,8 @@ class ValidationError(WhatsAppManagerError, ValueError):
     ``errors`` lists every ``(field, reason)`` pair; the message names them all.
     """
 
-    def __init__(self, errors: Iterable[FieldError], *, model: str = "") -> None:
-        self.errors: tuple[FieldError, ...] = tuple(errors)
+    def __init__(self, errors: Iterable[FieldProblem], *, model: str = "") -> None:
+        self.errors: tuple[FieldProblem, ...] = tuple(errors)
         self.model = model
         what = f"invalid {model}" if model else "invalid input"
         listed = "; ".join(f"{field}: {reason}" for field, reason in self.errors)
@@ -308,6 +316,42 @@ class WatchTimeout(WhatsAppManagerError, TimeoutError):
         self.deployment_id = deployment_id
         self.state = state
         super().__init__(message)
+
+
+class WatchEnded(WhatsAppManagerError):
+    """``wait_for`` can no longer be satisfied: the watch ended (READY reached, or the
+    watcher was closed) before the awaited state was seen."""
+
+    def __init__(self, message: str, *, deployment_id: str, state: DeploymentState | None) -> None:
+        self.deployment_id = deployment_id
+        self.state = state
+        super().__init__(message)
+
+
+class ProvisioningError(WhatsAppManagerError):
+    """:func:`~wamanager.provision` failed; what a caller needs to resume or clean up.
+
+    ``step`` is where it failed: ``"create"``, ``"watch"``, ``"verify"``, ``"profile"`` or
+    ``"photo"``. ``deployment_id`` is the deployment it was working on (``None`` when the
+    create step failed before the API answered with one: calling ``provision()`` again with
+    the same request then adopts the deployment if it was created). ``cause`` is the error
+    that stopped it (also ``__cause__``): a :class:`DeploymentFailed` means the number needs
+    deleting before another try; most others are worth another ``provision()`` call.
+    """
+
+    def __init__(
+        self, step: str, cause: BaseException, *, deployment_id: str | None, msisdn: str = ""
+    ) -> None:
+        self.step = step
+        self.cause = cause
+        self.deployment_id = deployment_id
+        self.msisdn = msisdn
+        number = f" +{msisdn}" if msisdn else ""
+        where = f" (deployment {deployment_id})" if deployment_id else ""
+        super().__init__(
+            f"provisioning{number} failed at the {step} step{where}: "
+            f"{type(cause).__name__}: {cause}"
+        )
 
 
 # --- the one mapping -----------------------------------------------------------------------
@@ -389,37 +433,10 @@ def error_from_response(
     return cls(status, problem, **common)
 
 
-class WatchEnded(WhatsAppManagerError):
-    """``wait_for`` can no longer be satisfied: the watch ended (READY reached, or the
-    watcher was closed) before the awaited state was seen."""
-
-    def __init__(self, message: str, *, deployment_id: str, state: DeploymentState | None) -> None:
-        self.deployment_id = deployment_id
-        self.state = state
-        super().__init__(message)
-
-
-class ProvisioningError(WhatsAppManagerError):
-    """:func:`~wamanager.provision` failed; what a caller needs to resume or clean up.
-
-    ``step`` is where it failed: ``"create"``, ``"watch"``, ``"verify"``, ``"profile"`` or
-    ``"photo"``. ``deployment_id`` is the deployment it was working on (``None`` when the
-    create step failed before the API answered with one: calling ``provision()`` again with
-    the same request then adopts the deployment if it was created). ``cause`` is the error
-    that stopped it (also ``__cause__``): a :class:`DeploymentFailed` means the number needs
-    deleting before another try; most others are worth another ``provision()`` call.
-    """
-
-    def __init__(
-        self, step: str, cause: BaseException, *, deployment_id: str | None, msisdn: str = ""
-    ) -> None:
-        self.step = step
-        self.cause = cause
-        self.deployment_id = deployment_id
-        self.msisdn = msisdn
-        number = f" +{msisdn}" if msisdn else ""
-        where = f" (deployment {deployment_id})" if deployment_id else ""
-        super().__init__(
-            f"provisioning{number} failed at the {step} step{where}: "
-            f"{type(cause).__name__}: {cause}"
-        )
+#: Failures a watch survives (a poll, an OTP call): it backs off and tries again.
+TRANSIENT = (
+    TransportError,
+    ServerError,
+    Throttled,
+    UnexpectedResponse,
+)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, TypeGuard
+from typing import Any
 
 import attrs
 
-from ._errors import ValidationError
+from ._checks import is_count, is_number, validator
+from ._errors import FieldProblem, ValidationError
 from ._models import OTPMethod
+from ._retry import capped_retry_after
 from ._states import ACTIONABLE, DeploymentState
 
 __all__ = [
@@ -30,7 +32,6 @@ __all__ = [
     "Resend",
     "Verify",
     "Wait",
-    "capped_retry_after",
     "next_otp_action",
 ]
 
@@ -72,26 +73,13 @@ def _freeze_intervals(
     return frozen
 
 
-def _is_count(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_seconds(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
-def _check(
-    test: Callable[[Any], bool], reason: str
-) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    """An attrs validator raising :class:`ValidationError` naming the field and ``reason``."""
-
-    def validator(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not test(value):
-            raise ValidationError(
-                [(attribute.name, f"{reason}, not {value!r}")], model=type(instance).__name__
-            )
-
-    return validator
+def _check(test: Callable[[Any], bool], reason: str) -> Any:
+    """An attrs validator: :class:`ValidationError` naming the field, with ``reason``."""
+    return validator(lambda value: None if test(value) else f"{reason}, not {value!r}")
 
 
 _POSITIVE = _check(lambda v: _is_seconds(v) and v > 0, "must be a positive number of seconds")
@@ -101,20 +89,8 @@ _OPTIONAL_POSITIVE = _check(
 )
 _FRACTION = _check(lambda v: _is_seconds(v) and 0.0 <= v <= 1.0, "must be within [0, 1]")
 _FACTOR = _check(lambda v: _is_seconds(v) and v >= 1.0, "must be a number >= 1")
-_COUNT = _check(lambda v: _is_count(v) and v >= 0, "must be a whole number >= 0")
+_COUNT = _check(lambda v: is_count(v) and v >= 0, "must be a whole number >= 0")
 _BOOL = _check(lambda v: isinstance(v, bool), "must be True or False")
-
-
-def capped_retry_after(retry_after: float, cap: float, random: float) -> float:
-    """A server's ``Retry-After`` as a wait: capped at ``cap``, then stretched by up to 10 %.
-
-    The stretch (``random`` in [0, 1)) spreads the clients that were all told the same wait,
-    so they do not come back at the same instant; it never shortens what the server asked.
-    """
-    return min(max(retry_after, 0.0), cap) * (1.0 + _RETRY_AFTER_SPREAD * random)
-
-
-_RETRY_AFTER_SPREAD = 0.1
 
 
 @attrs.frozen
@@ -212,7 +188,7 @@ class OTPPolicy:
 
     max_verify_attempts: int = attrs.field(
         default=3,
-        validator=_check(lambda v: _is_count(v) and v >= 1, "must be a whole number >= 1"),
+        validator=_check(lambda v: is_count(v) and v >= 1, "must be a whole number >= 1"),
     )
     max_resends: int = attrs.field(default=3, validator=_COUNT)
     resend_after: float = attrs.field(default=300.0, validator=_POSITIVE)
@@ -263,7 +239,7 @@ class OTPProgress:
         """
         fields = {f.name: f for f in attrs.fields(cls)}
         values: dict[str, Any] = {}
-        problems: list[tuple[str, str]] = []
+        problems: list[FieldProblem] = []
         for name, value in data.items():
             field = fields.get(name)
             if field is None:
@@ -298,7 +274,7 @@ def _optional_number(value: object) -> bool:
 
 
 def _non_negative_count(value: object) -> bool:
-    return _is_count(value) and value >= 0
+    return is_count(value) and value >= 0
 
 
 _FIELD_CHECKS: Mapping[str, Callable[[object], bool]] = {

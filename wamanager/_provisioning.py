@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ._delivery import Callback
 from ._errors import (
     NumberInUse,
     ProvisioningError,
@@ -26,16 +27,18 @@ from ._errors import (
 )
 from ._events import Event
 from ._models import Deployment, DeploymentRequest, PhotoUpdate, Profile
+from ._otp_driver import OTPProvider
 from ._rules import validate
 from ._states import ACTIONABLE
-from ._watcher import Callback, DeploymentWatcher, OTPProvider, WatchOptions, watch_arguments
+from ._watch_options import WatchOptions, watch_arguments
+from ._watcher import DeploymentWatcher
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._client import WhatsAppManager
 
-__all__ = ["PROVISION_RETRIES", "STEPS", "StepHook", "provision"]
+__all__ = ["PROVISION_RETRIES", "STEPS", "StepHook", "create_or_adopt", "provision"]
 
 #: The steps of an onboarding, in order; ``"done"`` follows the last.
 STEPS = ("create", "watch", "verify", "profile", "photo")
@@ -109,7 +112,7 @@ async def provision(
     try:
         if deployment_id is None:
             await enter("create")
-            deployment_id = await _create_or_adopt(sturdy, request)
+            deployment_id, _ = await create_or_adopt(sturdy, request)
         await enter("watch")
         watcher = wam.watch(deployment_id, otp=otp, **arguments)
         if on_event is not None:
@@ -117,10 +120,10 @@ async def provision(
         deployment = await watcher.result()
         if profile is not None:
             await enter("profile")
-            await sturdy.profile.update(deployment_id, profile)
+            await sturdy.profiles.update(deployment_id, profile)
         if photo_url is not None:
             await enter("photo")
-            await sturdy.profile.update_photo(deployment_id, photo_url)
+            await sturdy.profiles.update_photo(deployment_id, photo_url)
     except WhatsAppManagerError as exc:
         if step == "watch" and _failed_at_otp(exc, watcher):
             step = "verify"
@@ -131,13 +134,19 @@ async def provision(
     return deployment
 
 
-async def _create_or_adopt(wam: WhatsAppManager, request: DeploymentRequest) -> str:
+async def create_or_adopt(wam: WhatsAppManager, request: DeploymentRequest) -> tuple[str, bool]:
+    """Create the deployment of ``request``, or adopt the one that already holds its number
+    (what a retried create answers too): its id, and whether it was adopted.
+
+    Raises :class:`~wamanager.NumberInUse` when the number is held by a deployment this
+    account cannot see (nothing to adopt).
+    """
     try:
-        return (await wam.deployments.create(request)).deployment_id
+        return (await wam.deployments.create(request)).deployment_id, False
     except NumberInUse as exc:
         if exc.existing_deployment_id is None:
-            raise  # held by a deployment this account cannot see: nothing to adopt
-        return exc.existing_deployment_id
+            raise
+        return exc.existing_deployment_id, True
 
 
 def _failed_at_otp(error: WhatsAppManagerError, watcher: DeploymentWatcher | None) -> bool:

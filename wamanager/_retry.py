@@ -7,9 +7,10 @@ tested as a table with no clock and no sleep:
   is another attempt allowed (``max_retries``) and safe (replay safety, below)?
 * :func:`parse_retry_after` — how long did the server ask us to wait?
 * :func:`retry_delay` — how long to wait before the next attempt?
-* :func:`throttle_wait` and :func:`within_throttle_budget` — after a 429: how long to hold
-  off, and may this call still wait? 429s never use up ``max_retries``: a call waits them out
-  for at most its throttle budget (seconds, from its first 429), then raises ``Throttled``.
+* :func:`throttle_wait` (through :func:`capped_retry_after`) and :func:`within_throttle_budget`
+  — after a 429: how long to hold off, and may this call still wait? 429s never use up
+  ``max_retries``: a call waits them out for at most its throttle budget (seconds, from its
+  first 429), then raises ``Throttled``.
 
 Safety rule: a request is *replay-safe* when sending it twice does no harm. GET, DELETE, PUT
 and PATCH are; so are two POSTs: ``POST /deployments`` (a repeat answers 409 number-in-use,
@@ -29,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from ._checks import validator
 from ._constants import (
     DEFAULT_BACKOFF_JITTER,
     DEFAULT_BACKOFF_MULTIPLIER,
@@ -39,7 +41,6 @@ from ._constants import (
     DEFAULT_RETRY_AFTER_JITTER,
     DEFAULT_THROTTLE_WAIT,
 )
-from ._errors import ValidationError
 
 __all__ = [
     "REPLAY_SAFE_METHODS",
@@ -47,6 +48,7 @@ __all__ = [
     "Failure",
     "RetryPolicy",
     "backoff_delay",
+    "capped_retry_after",
     "parse_retry_after",
     "retry_delay",
     "should_retry",
@@ -80,19 +82,17 @@ class Failure(enum.Enum):
 def _number(*, minimum: float, maximum: float = math.inf, integer: bool = False) -> Any:
     """An attrs validator: a finite number (an int if ``integer``) in [minimum, maximum]."""
 
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    def problem(value: object) -> str | None:
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
             kind = "an int" if integer else "a number"
-            reason = f"must be {kind}, not {type(value).__name__}"
-        elif not (math.isfinite(value) and minimum <= value <= maximum):
+            return f"must be {kind}, not {type(value).__name__}"
+        if not (math.isfinite(value) and minimum <= value <= maximum):
             upper = "" if math.isinf(maximum) else f" and <= {maximum:g}"
-            reason = f"must be >= {minimum:g}{upper}, not {value!r}"
-        else:
-            return
-        raise ValidationError([(attribute.name, reason)], model=type(instance).__name__)
+            return f"must be >= {minimum:g}{upper}, not {value!r}"
+        return None
 
-    return check
+    return validator(problem)
 
 
 @attrs.frozen
@@ -184,6 +184,18 @@ def backoff_delay(attempt: int, policy: RetryPolicy, random: float) -> float:
     return ceiling * (1.0 - policy.jitter * random)
 
 
+def capped_retry_after(
+    retry_after: float, cap: float, random: float, *, spread: float = DEFAULT_RETRY_AFTER_JITTER
+) -> float:
+    """A server's ``Retry-After`` as a wait: capped at ``cap``, then stretched by up to
+    ``spread`` (10 % by default).
+
+    The stretch (``random`` in [0, 1)) spreads the clients that were all told the same wait,
+    so they do not come back at the same instant; it never shortens what the server asked.
+    """
+    return min(max(retry_after, 0.0), cap) * (1.0 + spread * random)
+
+
 def throttle_wait(retry_after: float | None, policy: RetryPolicy, random: float) -> float:
     """The wait a server's ``Retry-After`` asks for: capped, then jittered upwards.
 
@@ -192,7 +204,9 @@ def throttle_wait(retry_after: float | None, policy: RetryPolicy, random: float)
     asked for, unless that exceeds the cap.
     """
     base = DEFAULT_THROTTLE_WAIT if retry_after is None else retry_after
-    return min(base, policy.max_retry_after) * (1.0 + policy.retry_after_jitter * random)
+    return capped_retry_after(
+        base, policy.max_retry_after, random, spread=policy.retry_after_jitter
+    )
 
 
 def retry_delay(

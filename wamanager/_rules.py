@@ -41,7 +41,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._errors import ValidationError
+from ._checks import find_lone_surrogate
+from ._errors import FieldProblem, ValidationError
 from ._models import (
     DeploymentRequest,
     OTPMethod,
@@ -64,7 +65,6 @@ __all__ = [
     "URL_MAX",
     "WEBSITES_MAX",
     "WEBSITE_LENGTH_MAX",
-    "Problem",
     "deployment_problems",
     "fields_of",
     "find_lone_surrogate",
@@ -78,8 +78,6 @@ __all__ = [
     "verify_problems",
 ]
 
-#: ``(field, reason)``: one thing wrong with a request.
-Problem = tuple[str, str]
 Fields = Mapping[str, Any]
 
 #: (min, max) lengths of the profile's text fields, from the spec.
@@ -112,7 +110,6 @@ LONE_SURROGATE_REASON = "must not contain lone surrogates (text must be valid Un
 
 _DIGITS = re.compile(r"[0-9]+")
 _COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 # A pragmatic address check: dot-separated atoms, "@", dot-separated labels and a
 # top-level domain of letters. Unicode letters are allowed (internationalised addresses).
@@ -122,11 +119,6 @@ _EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[^\W\d_]{{2,}}")
 
 
 # --- value rules ---------------------------------------------------------------------------
-
-
-def find_lone_surrogate(value: str) -> bool:
-    """Whether ``value`` holds a lone surrogate (``"\\ud800"``), which UTF-8 cannot encode."""
-    return _SURROGATE.search(value) is not None
 
 
 def _kind(value: object) -> str:
@@ -141,7 +133,7 @@ def _kind(value: object) -> str:
 
 def _text(
     fields: Fields, field: str, *, required: bool = True, length: tuple[int, int] | None = None
-) -> Iterator[Problem]:
+) -> Iterator[FieldProblem]:
     """A string: present when ``required``, non-blank, within ``length``, no lone surrogate."""
     if field not in fields:
         if required:
@@ -152,7 +144,7 @@ def _text(
 
 def _string(
     value: object, name: str, *, length: tuple[int, int] | None = None
-) -> Iterator[Problem]:
+) -> Iterator[FieldProblem]:
     if not isinstance(value, str):
         yield name, f"must be a string, not {_kind(value)}"
     elif find_lone_surrogate(value):
@@ -166,7 +158,7 @@ def _string(
 
 def _choice(
     fields: Fields, field: str, choices: type[enum.Enum], *, required: bool
-) -> Iterator[Problem]:
+) -> Iterator[FieldProblem]:
     if field not in fields:
         if required:
             yield field, "is required"
@@ -182,7 +174,7 @@ def _choice(
         yield field, f"must be one of {', '.join(map(repr, allowed))}, not {shown}"
 
 
-def _http_url(value: str, name: str, *, max_length: int = URL_MAX) -> Iterator[Problem]:
+def _http_url(value: str, name: str, *, max_length: int = URL_MAX) -> Iterator[FieldProblem]:
     """An absolute http(s) URL with a host, no spaces, at most ``max_length`` characters."""
     if len(value) > max_length:
         yield name, f"must be at most {max_length} characters, not {len(value)}"
@@ -197,7 +189,7 @@ def _http_url(value: str, name: str, *, max_length: int = URL_MAX) -> Iterator[P
         yield name, "must be an absolute http(s) URL"
 
 
-def _url_field(fields: Fields, field: str, *, required: bool) -> Iterator[Problem]:
+def _url_field(fields: Fields, field: str, *, required: bool) -> Iterator[FieldProblem]:
     found = list(_text(fields, field, required=required))
     yield from found
     if not found and field in fields:
@@ -207,7 +199,7 @@ def _url_field(fields: Fields, field: str, *, required: bool) -> Iterator[Proble
 # --- request rules -------------------------------------------------------------------------
 
 
-def deployment_problems(fields: Fields) -> list[Problem]:
+def deployment_problems(fields: Fields) -> list[FieldProblem]:
     """Problems of a ``POST /deployments`` body (or :class:`DeploymentRequest`)."""
     found = list(_text(fields, "country_code"))
     country_code: Any = fields.get("country_code")  # a non-empty str when found is empty
@@ -240,26 +232,26 @@ def deployment_problems(fields: Fields) -> list[Problem]:
     return found + pin
 
 
-def resend_problems(fields: Fields) -> list[Problem]:
+def resend_problems(fields: Fields) -> list[FieldProblem]:
     """Problems of a resend-otp body (or :class:`ResendRequest`); ``method`` is optional."""
     return list(_choice(fields, "method", OTPMethod, required=False))
 
 
-def verify_problems(fields: Fields) -> list[Problem]:
+def verify_problems(fields: Fields) -> list[FieldProblem]:
     """Problems of a verify body (or :class:`VerifyRequest`)."""
     return list(_text(fields, "code"))
 
 
-def _email(value: str) -> Iterator[Problem]:
+def _email(value: str) -> Iterator[FieldProblem]:
     local = value.rpartition("@")[0]
     if not _EMAIL.fullmatch(value) or len(local) > 64:
         # The spec's own example reason for a bad profile update.
         yield "email", "Email format invalid"
 
 
-def profile_problems(fields: Fields) -> list[Problem]:
+def profile_problems(fields: Fields) -> list[FieldProblem]:
     """Problems of a profile update (or :class:`Profile`): lengths, email, vertical, websites."""
-    found: list[Problem] = []
+    found: list[FieldProblem] = []
     for field, length in PROFILE_LIMITS.items():
         problems_of_field = list(_text(fields, field, required=False, length=length))
         found += problems_of_field
@@ -282,7 +274,7 @@ def profile_problems(fields: Fields) -> list[Problem]:
     return found
 
 
-def photo_problems(fields: Fields) -> list[Problem]:
+def photo_problems(fields: Fields) -> list[FieldProblem]:
     """Problems of a profile photo update (or :class:`PhotoUpdate`)."""
     found = list(_url_field(fields, "image_url", required=True))
     if not found:
@@ -292,7 +284,7 @@ def photo_problems(fields: Fields) -> list[Problem]:
     return found
 
 
-def stickerpack_problems(fields: Fields) -> list[Problem]:
+def stickerpack_problems(fields: Fields) -> list[FieldProblem]:
     """Problems of a sticker pack (or :class:`StickerpackCreate`)."""
     found = list(_text(fields, "publisher", length=(1, STICKERPACK_TEXT_MAX)))
     found += _text(fields, "name", length=(1, STICKERPACK_TEXT_MAX))
@@ -301,7 +293,7 @@ def stickerpack_problems(fields: Fields) -> list[Problem]:
     return found
 
 
-def sticker_problems(fields: Fields) -> list[Problem]:
+def sticker_problems(fields: Fields) -> list[FieldProblem]:
     """Problems of a sticker (or :class:`StickerCreate`): its media id and up to 3 emojis."""
     found = list(_text(fields, "image_data_id", length=(1, _IMAGE_DATA_ID_MAX)))
     if "emojis" in fields:
@@ -318,7 +310,7 @@ def sticker_problems(fields: Fields) -> list[Problem]:
 
 # --- models --------------------------------------------------------------------------------
 
-_RULES: Mapping[type[Any], Callable[[Fields], list[Problem]]] = {
+_RULES: Mapping[type[Any], Callable[[Fields], list[FieldProblem]]] = {
     DeploymentRequest: deployment_problems,
     ResendRequest: resend_problems,
     VerifyRequest: verify_problems,
@@ -347,7 +339,7 @@ def fields_of(obj: Any) -> dict[str, Any]:
     return fields
 
 
-def problems(obj: Any) -> list[Problem]:
+def problems(obj: Any) -> list[FieldProblem]:
     """Every ``(field, reason)`` that makes the request model ``obj`` invalid; empty if valid.
 
     Raises :class:`TypeError` for an object that is not a request model.

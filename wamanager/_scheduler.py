@@ -9,7 +9,8 @@ scheduler decides when and how:
   drifting apart with their jitter. When batching cannot pay off, each poll keeps its own
   (jittered) time and costs one ``GET /deployments/{id}``.
 * **How.** The polls of one tick form a *cycle*, served by the first of them to wake (the
-  leader) in the cheaper of two ways, counting requests and bytes (:func:`list_pays`): one
+  leader) in the cheaper of two ways, counting requests and bytes
+  (:func:`~wamanager._poll_plan.list_pays`; the decisions are pure functions there): one
   ``GET /deployments``, which answers every deployment of the account, or one
   ``GET /deployments/{id}`` per due poll. A list also answers the polls of the next tick,
   which then need no request of their own. The scheduler learns the account's size and the size
@@ -30,8 +31,6 @@ them off for good.
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -41,79 +40,18 @@ import anyio.lowlevel
 import attrs
 
 from ._clock import Clock
+from ._converter import structure
 from ._errors import APIError, Throttled
-from ._models import Deployment, structure
+from ._models import Deployment
+from ._poll_plan import DEFAULT_ITEM_BYTES, align, item_bytes, list_items, list_pays
 
-__all__ = ["PollScheduler", "PollStats", "align", "list_items", "list_pays"]
+__all__ = ["WAVE", "PollScheduler", "PollStats"]
 
-#: What one request costs beyond its body, counted in bytes of body: its headers both ways
-#: (a JWT alone is about 600 bytes), and a token of the account's rate limit, which is what
-#: runs out first in a bulk run. This is what makes one list cheaper than many single GETs
-#: of the same total body size.
-REQUEST_OVERHEAD_BYTES = 2000
-#: The size of one deployment in a response, until a list has been seen.
-DEFAULT_ITEM_BYTES = 300
+#: Statuses that say the API has no ``GET /deployments``: lists are then off for good.
 _LIST_UNSUPPORTED = frozenset({404, 405, 501})
 
 GetOne = Callable[[str], Awaitable[Deployment]]
 GetList = Callable[[], Awaitable[Any]]
-
-
-# --- pure decisions --------------------------------------------------------------------------
-
-
-def align(now: float, delay: float, grid: float) -> float:
-    """The tick at which a poll due ``delay`` seconds after ``now`` is served. Pure.
-
-    Ticks are the multiples of ``grid``; the due time goes to the nearest one, never to one at
-    or before ``now`` (a poll due now waits for the next tick).
-    """
-    slot = round((now + max(delay, 0.0)) / grid) * grid
-    if slot <= now:
-        slot = (math.floor(now / grid) + 1) * grid
-    return slot
-
-
-def list_pays(due: int, account_size: int | None, item_bytes: float, threshold: int) -> bool:
-    """Whether one ``GET /deployments`` is cheaper than ``due`` single GETs. Pure.
-
-    Cost is counted in bytes, with :data:`REQUEST_OVERHEAD_BYTES` per request: a list costs one
-    request and the whole account, singles cost one request and one item each. While the
-    account's size is unknown, a list is worth a probe once ``due >= threshold``.
-    """
-    if due <= 0:
-        return False
-    if account_size is None:
-        return due >= threshold
-    list_cost = REQUEST_OVERHEAD_BYTES + account_size * item_bytes
-    singles_cost = due * (REQUEST_OVERHEAD_BYTES + item_bytes)
-    return list_cost <= singles_cost
-
-
-def list_items(data: Any) -> list[Any] | None:
-    """The deployments of a list answer, whatever its shape; ``None`` when it has none. Pure.
-
-    Accepts an array, an object wrapping one array (``{"deployments": [...]}``, or one level
-    deeper such as ``{"_embedded": {"deployments": [...]}}``), or a single deployment object.
-    """
-    if isinstance(data, list):
-        return data
-    if not isinstance(data, dict):
-        return None
-    if "deployment_id" in data:
-        return [data]
-    for value in data.values():
-        if isinstance(value, list):
-            return value
-    for value in data.values():
-        if isinstance(value, dict):
-            for inner in value.values():
-                if isinstance(inner, list):
-                    return inner
-    return None
-
-
-# --- state -----------------------------------------------------------------------------------
 
 
 @attrs.define
@@ -406,7 +344,7 @@ class PollScheduler:
             return {}
         self._failures = 0
         self._account_size = len(items)
-        self._item_bytes = _item_bytes(items) or self._item_bytes
+        self._item_bytes = item_bytes(items) or self._item_bytes
         found = await _parse_wanted(items, wanted)
         self.stats.served_by_list += len(found)
         return found
@@ -450,15 +388,3 @@ async def _parse_wanted(items: Iterable[Any], wanted: frozenset[str]) -> dict[st
         except Exception:  # noqa: S112 - the poll falls back to its own GET
             continue
     return found
-
-
-_SAMPLE = 16
-
-
-def _item_bytes(items: list[Any]) -> float:
-    """The mean encoded size of a few items (0 for an empty list)."""
-    sample = items[:_SAMPLE]
-    if not sample:
-        return 0.0
-    size = sum(len(json.dumps(item, separators=(",", ":"), ensure_ascii=False)) for item in sample)
-    return size / len(sample)

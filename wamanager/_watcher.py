@@ -5,12 +5,19 @@ Three parts, kept apart (azure-core's poller / polling method / algorithm split)
 * **decisions** — :class:`~wamanager.PollPolicy` says *when* to poll,
   :func:`~wamanager._states.interpret` what a snapshot means, and
   :func:`~wamanager.next_otp_action` which OTP step to take; all pure;
-* **the loop** — :class:`DeploymentWatcher` polls through a poll function (the client's
-  :class:`~wamanager.PollScheduler`), makes the OTP calls it is given, and waits on
-  a :class:`~wamanager.Clock`. It never imports the client;
-* **delivery** — events go to callbacks, async iterators and awaitables from a task of their
-  own, so a slow callback or a full iterator buffer never delays a poll or an OTP step. A
-  watch nobody subscribes to has no such task (10,000 silent watchers cost one task each).
+* **the loop** — :class:`DeploymentWatcher` (this module) polls through a poll function (the
+  client's :class:`~wamanager.PollScheduler`), waits on a :class:`~wamanager.Clock`, and
+  hands the OTP step to an :class:`~wamanager._otp_driver.OTPDriver`, which makes the OTP
+  calls it is given. It never imports the client;
+* **delivery** — :class:`~wamanager._delivery.Delivery`: events go to callbacks, async
+  iterators and awaitables from a task of their own, so a slow callback or a full iterator
+  buffer never delays a poll or an OTP step. A watch nobody subscribes to has no such task
+  (10,000 silent watchers cost one task each).
+
+The options a watch accepts are checked in :mod:`wamanager._watch_options`. This module is a
+little over 400 lines because :class:`DeploymentWatcher` is the class users hold: its
+docstrings document the whole watching API, and its loop, deadline and lifecycle are one
+concern that reads best whole.
 
 Usage::
 
@@ -21,99 +28,38 @@ Usage::
 
 from __future__ import annotations
 
-import inspect
 import logging
 import random
-import weakref
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timezone
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 import anyio
-import attrs
 from anyio.abc import TaskGroup
 
-from ._clock import SYSTEM_CLOCK, Clock, SystemClock
+from ._clock import SYSTEM_CLOCK, Clock, utc_now, within
+from ._delivery import Callback, Delivery, EventStream, Target, as_predicate
 from ._errors import (
-    Conflict,
+    TRANSIENT,
     DeploymentDeleted,
     DeploymentFailed,
+    FieldProblem,
     NotFound,
-    ServerError,
     Throttled,
-    TransportError,
-    UnexpectedResponse,
     ValidationError,
-    VerificationFailed,
     WatchEnded,
     WatchTimeout,
 )
-from ._events import (
-    CodeRejected,
-    CodeRequested,
-    CodeResent,
-    CodeVerified,
-    Event,
-    Failed,
-    PollFailed,
-    StateChanged,
-    Succeeded,
-)
-from ._models import Deployment, OTPMethod, ProblemDetails
-from ._policy import (
-    GiveUp,
-    OTPPolicy,
-    OTPProgress,
-    PollPolicy,
-    Resend,
-    Verify,
-    Wait,
-    capped_retry_after,
-    next_otp_action,
-)
+from ._events import Event, Failed, PollFailed, StateChanged, Succeeded
+from ._models import Deployment, OTPMethod
+from ._otp_driver import OTPDriver, OTPProvider, ProgressHook, ResendCall, VerifyCall
+from ._policy import OTPPolicy, OTPProgress, PollPolicy
 from ._states import ACTIONABLE, DeploymentState, Signal, interpret
+from ._watch_options import option_problems
 
-__all__ = [
-    "Callback",
-    "DeploymentWatcher",
-    "EventStream",
-    "OTPProvider",
-    "Poll",
-    "ProgressHook",
-    "Target",
-    "WatchOptions",
-    "watch_arguments",
-]
+__all__ = ["DeploymentWatcher", "Poll"]
 
 logger = logging.getLogger("wamanager.watcher")
-
-
-class OTPProvider(Protocol):
-    """Where a watcher gets the OTP: any async function ``(deployment) -> code or None``.
-
-    It is asked on every poll while the deployment waits for a code; it returns the code the
-    number received, or ``None`` while none has come (a person reading an SMS, a gateway, the
-    sandbox inbox). An exception it raises is logged and counts as ``None``.
-    """
-
-    def __call__(self, deployment: Deployment, /) -> Awaitable[str | None]:
-        """The code ``deployment``'s number received, or ``None`` while none has come."""
-        ...
-
-
-#: What :meth:`DeploymentWatcher.wait_for` accepts: a state, several, or a predicate.
-Target = DeploymentState | str | Iterable[DeploymentState | str] | Callable[[Deployment], bool]
-#: A subscriber: called with an event; may return an awaitable, which is awaited.
-Callback = Callable[[Any], Awaitable[None] | None]
-#: Awaited with the new :class:`~wamanager.OTPProgress` whenever the OTP step changes, and
-#: before each verify or resend call (a journal writes it down there).
-ProgressHook = Callable[[OTPProgress], Awaitable[None]]
-#: ``verify(deployment_id, code)``.
-VerifyCall = Callable[[str, str], Awaitable[object]]
-#: ``resend(deployment_id, method)``; ``None`` asks for the deployment's own method.
-ResendCall = Callable[[str, OTPMethod | None], Awaitable[object]]
 
 
 class Poll(Protocol):
@@ -124,166 +70,6 @@ class Poll(Protocol):
     ) -> Deployment:
         """A snapshot of ``deployment_id`` taken about ``delay`` seconds of ``clock`` from now."""
         ...
-
-
-class WatchOptions(TypedDict, total=False):
-    """The watcher options ``wam.watch()``, ``provision()`` and ``provision_many()`` accept.
-
-    ``resend_after``, ``max_resends``, ``max_verify_attempts`` and ``fallback_to_voice``
-    override the fields of ``otp_policy`` (an :class:`~wamanager.OTPPolicy`; default limits
-    when not given). See :class:`DeploymentWatcher` for the others.
-    """
-
-    policy: PollPolicy | None
-    otp_policy: OTPPolicy | None
-    resend_after: float
-    max_resends: int
-    max_verify_attempts: int
-    fallback_to_voice: bool
-    clock: Clock
-    progress: OTPProgress | None
-    method: OTPMethod | str | None
-    on_progress: ProgressHook | None
-
-
-_OTP_POLICY_FIELDS = frozenset(f.name for f in attrs.fields(OTPPolicy))
-# The delivery methods, as given: a plain list, so that any value can be looked up in it.
-_METHODS = [m.value for m in OTPMethod]
-
-
-def watch_arguments(options: WatchOptions) -> dict[str, Any]:
-    """The :class:`DeploymentWatcher` keyword arguments for ``options``.
-
-    The OTP limits given one by one are folded into one :class:`~wamanager.OTPPolicy`. An
-    unknown option raises :class:`~wamanager.ValidationError` (a misspelt limit must
-    not be silently ignored).
-    """
-    unknown = sorted(set(options) - set(WatchOptions.__annotations__))
-    if unknown:
-        raise ValidationError(
-            [(name, "is not a watcher option") for name in unknown], model="watch options"
-        )
-    arguments: dict[str, Any] = dict(options)
-    problems = _option_problems(arguments)
-    if problems:
-        raise ValidationError(problems, model="watch options")
-    limits = {name: arguments.pop(name) for name in _OTP_POLICY_FIELDS if name in arguments}
-    if limits:
-        arguments["otp_policy"] = attrs.evolve(arguments.get("otp_policy") or OTPPolicy(), **limits)
-    return arguments
-
-
-def _option_problems(options: dict[str, Any]) -> list[tuple[str, str]]:
-    """What is wrong with the types of the watcher ``options`` given (the OTP limits are
-    checked by :class:`~wamanager.OTPPolicy`)."""
-    problems: list[tuple[str, str]] = []
-    for name, kind in (
-        ("policy", PollPolicy),
-        ("otp_policy", OTPPolicy),
-        ("progress", OTPProgress),
-    ):
-        value = options.get(name)
-        if value is not None and not isinstance(value, kind):
-            problems.append((name, f"must be a {kind.__name__} or None"))
-    method = options.get("method")
-    if method is not None and method not in _METHODS:
-        problems.append(("method", "must be 'sms' or 'voice'"))
-    on_progress = options.get("on_progress")
-    if on_progress is not None and not callable(on_progress):
-        problems.append(("on_progress", "must be an async function (progress) or None"))
-    if "clock" in options and not isinstance(options["clock"], Clock):
-        problems.append(("clock", "must have now() and an async sleep(seconds)"))
-    return problems
-
-
-# Failures a poll or an OTP call survives: the watch backs off and tries again.
-_TRANSIENT = (TransportError, ServerError, Throttled, UnexpectedResponse)
-# When a 429 on an OTP call gives no Retry-After, the OTP step waits this long.
-_OTP_COOLDOWN = 30.0
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _as_predicate(target: Target) -> tuple[Callable[[Deployment], bool], str]:
-    if isinstance(target, (DeploymentState, str)):
-        wanted = DeploymentState(str(target))
-        return (lambda d: d.state == wanted), str(wanted)
-    if callable(target):
-        return target, getattr(target, "__name__", "predicate")
-    states = frozenset(DeploymentState(str(s)) for s in target)
-    return (lambda d: d.state in states), " or ".join(sorted(states))
-
-
-def _accepted(exc: Exception) -> bool:
-    """Whether a failed OTP call was in fact accepted: a 2xx whose body did not parse."""
-    return isinstance(exc, UnexpectedResponse) and 200 <= exc.status < 300
-
-
-class _Waiter:
-    __slots__ = ("description", "done", "error", "predicate", "value")
-
-    def __init__(self, predicate: Callable[[Deployment], bool], description: str) -> None:
-        self.predicate = predicate
-        self.description = description
-        self.done = anyio.Event()
-        self.value: Deployment | None = None
-        self.error: BaseException | None = None
-
-
-class EventStream:
-    """An async iterator over a watcher's events, fed through a bounded buffer.
-
-    When the buffer is full, delivery to *this stream* waits for you (the watch itself goes
-    on), so keep reading, or :meth:`close` it (``break`` out of ``async for`` and drop it:
-    the watcher holds streams weakly, so an abandoned one never stalls delivery). Iteration
-    ends when the watch ends and the buffered events have been read.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._items: deque[Event] = deque()
-        self._size = size
-        self._ended = False
-        self._closed = False
-        self._readable = anyio.Event()
-        self._writable = anyio.Event()
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> Event:
-        while not self._items:
-            if self._ended or self._closed:
-                raise StopAsyncIteration
-            self._readable = anyio.Event()
-            await self._readable.wait()
-        self._writable.set()
-        return self._items.popleft()
-
-    def close(self) -> None:
-        """Stop receiving: buffered events are dropped and the watcher sends no more."""
-        self._closed = True
-        self._items.clear()
-        self._readable.set()
-        self._writable.set()
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
-    async def _put(self, event: Event) -> None:
-        while len(self._items) >= self._size and not self._closed:
-            self._writable = anyio.Event()
-            await self._writable.wait()
-        if not self._closed:
-            self._items.append(event)
-            self._readable.set()
-
-    def _end(self) -> None:
-        self._ended = True
-        self._readable.set()
 
 
 class DeploymentWatcher:
@@ -340,14 +126,14 @@ class DeploymentWatcher:
         buffer_size: int = 256,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        problems: list[tuple[str, str]] = []
+        problems: list[FieldProblem] = []
         if not isinstance(deployment_id, str) or not deployment_id:
             problems.append(("deployment_id", "must be a non-empty string"))
         if otp is not None and (verify is None or resend is None):
             problems.append(("otp", "an OTP provider needs the verify and resend calls"))
         if otp is not None and not callable(otp):
             problems.append(("otp", "must be an async function (deployment) -> code or None"))
-        problems += _option_problems(
+        problems += option_problems(
             {
                 "policy": policy,
                 "otp_policy": otp_policy,
@@ -361,29 +147,24 @@ class DeploymentWatcher:
             raise ValidationError(problems, model="DeploymentWatcher")
         self.deployment_id = deployment_id
         self.policy = policy or PollPolicy()
-        self.otp_policy = otp_policy or OTPPolicy()
-        self.method = None if method is None else OTPMethod(method)
         self._poll = poll
-        self._otp = otp
-        self._verify_call = verify
-        self._resend_call = resend
-        self._on_progress = on_progress
         self._clock = clock
         self._rng = rng
-        self._buffer_size = buffer_size
-        self._progress = (progress or OTPProgress()).resumed()
-        self._otp_failures = 0
-        self._last_rejection: VerificationFailed | None = None
-        # delivery
-        self._subscribers: list[tuple[object, Callback]] = []
-        self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
-        self._waiters: list[_Waiter] = []
-        self._history: list[Deployment] = []
-        self._outbox: deque[Event] = deque()
-        self._outbox_closed = False
-        self._outbox_ready = anyio.Event()
-        self._delivery: TaskGroup | None = None
-        self._delivering = False
+        self._delivery = Delivery(deployment_id, buffer_size, lambda: self.state)
+        self._otp = OTPDriver(
+            deployment_id,
+            otp,
+            verify=verify,
+            resend=resend,
+            policy=otp_policy or OTPPolicy(),
+            progress=progress or OTPProgress(),
+            method=None if method is None else OTPMethod(method),
+            on_progress=on_progress,
+            clock=clock,
+            rng=rng,
+            max_retry_after=self.policy.max_retry_after,
+            emit=self._delivery.emit,
+        )
         # lifecycle
         self._task_group: TaskGroup | None = None
         self._started = False
@@ -407,9 +188,19 @@ class DeploymentWatcher:
         return self._latest.state if self._latest else None
 
     @property
+    def otp_policy(self) -> OTPPolicy:
+        """The OTP limits."""
+        return self._otp.policy
+
+    @property
+    def method(self) -> OTPMethod | None:
+        """The deployment's own OTP method, if known (what a resend uses)."""
+        return self._otp.method
+
+    @property
     def otp_progress(self) -> OTPProgress:
         """Where the OTP step is (serialisable: store it to resume the step later)."""
-        return self._progress
+        return self._otp.progress
 
     @property
     def done(self) -> bool:
@@ -428,10 +219,9 @@ class DeploymentWatcher:
         (``DeploymentState.CODE_SENT``: called with the :class:`StateChanged` into it).
         """
         if isinstance(key, type) and issubclass(key, Event):
-            self._subscribers.append((key, callback))
+            self._delivery.on(key, callback)
         else:
-            self._subscribers.append((DeploymentState(str(key)), callback))
-        self._start_delivery()
+            self._delivery.on(DeploymentState(str(key)), callback)
 
     def on_change(self, callback: Callback) -> None:
         """Call ``callback(event)`` with every :class:`StateChanged`."""
@@ -439,13 +229,7 @@ class DeploymentWatcher:
 
     def events(self) -> EventStream:
         """Every event from now on, in order, until the watch ends."""
-        stream = EventStream(self._buffer_size)
-        if self.done:
-            stream._end()
-        else:
-            self._streams.add(stream)
-            self._start_delivery()
-        return stream
+        return self._delivery.stream()
 
     # --- awaiting ---------------------------------------------------------------------
 
@@ -476,35 +260,15 @@ class DeploymentWatcher:
         watcher closed) without a match, and :class:`~wamanager.WatchTimeout` after
         ``timeout`` (real) seconds. It never hangs on a finished watch.
         """
-        predicate, description = _as_predicate(target)
-        for snapshot in self._history:
-            if predicate(snapshot):
-                return snapshot
+        predicate, description = as_predicate(target)
+        seen = self._delivery.already_seen(predicate)
+        if seen is not None:
+            return seen
         if not self._started:
             raise RuntimeError(
                 "the watcher is not running: use `async with watcher:` or await its result()"
             )
-        waiter = _Waiter(predicate, description)
-        if self.done:
-            self._settle(waiter)
-        else:
-            self._waiters.append(waiter)
-        try:
-            with anyio.fail_after(timeout):
-                await waiter.done.wait()
-        except TimeoutError:
-            raise WatchTimeout(
-                f"deployment {self.deployment_id}: {description} not seen within {timeout}s",
-                deployment_id=self.deployment_id,
-                state=self.state,
-            ) from None
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-        if waiter.error is not None:
-            raise waiter.error
-        assert waiter.value is not None
-        return waiter.value
+        return await self._delivery.wait(predicate, description, timeout)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -543,27 +307,26 @@ class DeploymentWatcher:
         outcome: Deployment | BaseException | None = None
         try:
             async with anyio.create_task_group() as delivery:
-                self._delivery = delivery
-                if self._subscribers or self._streams:
-                    self._start_delivery()
+                self._delivery.start(delivery)
                 try:
                     outcome = await self._watch()
-                    self._emit(
-                        Succeeded(deployment_id=self.deployment_id, at=_now(), deployment=outcome)
+                    self._delivery.emit(
+                        Succeeded(
+                            deployment_id=self.deployment_id, at=utc_now(), deployment=outcome
+                        )
                     )
                 except Exception as exc:
                     outcome = exc
-                    self._emit(
+                    self._delivery.emit(
                         Failed(
                             deployment_id=self.deployment_id,
-                            at=_now(),
+                            at=utc_now(),
                             error=exc,
                             deployment=self._latest,
                         )
                     )
                 finally:
-                    self._close_outbox()  # delivery drains what is left, then ends
-                    self._delivery = None
+                    self._delivery.stop()  # delivery drains what is left, then ends
         finally:
             # Cancelled (the watcher closed, an enclosing scope): whoever awaits learns it.
             if isinstance(outcome, Deployment):
@@ -578,42 +341,16 @@ class DeploymentWatcher:
         deadline = self.policy.deadline
         if deadline is None:
             return await self._poll_until_done()
-        if isinstance(self._clock, SystemClock):
-            # Real time: the event loop's own timer does it, with no task of its own.
-            with anyio.move_on_after(deadline):
-                return await self._poll_until_done()
-            raise self._timed_out(deadline)
-        outcome: list[Deployment | Exception] = []
-        async with anyio.create_task_group() as group:
-
-            async def body() -> None:
-                try:
-                    outcome.append(await self._poll_until_done())
-                except Exception as exc:
-                    outcome.append(exc)
-                finally:
-                    group.cancel_scope.cancel()
-
-            async def timer() -> None:
-                await self._clock.sleep(deadline)
-                group.cancel_scope.cancel()
-
-            group.start_soon(body)
-            group.start_soon(timer)
-        if not outcome:
-            raise self._timed_out(deadline)
-        if isinstance(outcome[0], Exception):
-            raise outcome[0]
-        return outcome[0]
-
-    def _timed_out(self, deadline: float) -> WatchTimeout:
         # The deadline bounds everything, a slow request or OTP provider included.
-        return WatchTimeout(
-            f"deployment {self.deployment_id} not READY within {deadline:g}s "
-            f"(last state {self.state})",
-            deployment_id=self.deployment_id,
-            state=self.state,
-        )
+        result = await within(self._clock, deadline, self._poll_until_done)
+        if result is None:
+            raise WatchTimeout(
+                f"deployment {self.deployment_id} not READY within {deadline:g}s "
+                f"(last state {self.state})",
+                deployment_id=self.deployment_id,
+                state=self.state,
+            )
+        return result
 
     # --- the poll loop ----------------------------------------------------------------
 
@@ -634,11 +371,11 @@ class DeploymentWatcher:
                 if self._latest is None:
                     raise  # a wrong id, or another account's deployment
                 raise DeploymentDeleted(self.deployment_id, self._latest) from exc
-            except _TRANSIENT as exc:
+            except TRANSIENT as exc:
                 errors += 1
-                self._emit(
+                self._delivery.emit(
                     PollFailed(
-                        deployment_id=self.deployment_id, at=_now(), error=exc, attempt=errors
+                        deployment_id=self.deployment_id, at=utc_now(), error=exc, attempt=errors
                     )
                 )
                 retry_after = exc.retry_after if isinstance(exc, Throttled) else None
@@ -647,9 +384,9 @@ class DeploymentWatcher:
                 finished = self._observe(snapshot)
                 if finished is not None:
                     return finished
-                if self._otp is not None and snapshot.state in ACTIONABLE:
+                if self._otp.active and snapshot.state in ACTIONABLE:
                     try:
-                        await self._otp_step(snapshot)
+                        await self._otp.step(snapshot)
                     except NotFound as exc:
                         raise DeploymentDeleted(self.deployment_id, self._latest) from exc
             self._check_stuck()
@@ -676,7 +413,6 @@ class DeploymentWatcher:
         signals = interpret(previous, current)
         if Signal.CHANGED in signals:
             self._state_since = self._clock.now()
-            self._history.append(snapshot)
             if Signal.UNEXPECTED in signals:
                 logger.warning(
                     "deployment %s went from %s to %s, which the state table does not allow",
@@ -684,27 +420,17 @@ class DeploymentWatcher:
                     previous,
                     current,
                 )
-            self._emit(
+            self._delivery.emit(
                 StateChanged(
                     deployment_id=self.deployment_id,
-                    at=_now(),
+                    at=utc_now(),
                     previous=previous,
                     current=current,
                     deployment=snapshot,
                 )
             )
-        # A code was (re)sent on entering CODE_SENT: the resend timer starts now, unless a
-        # resumed progress already knows when the code of the first snapshot was sent.
-        if (
-            Signal.CODE_NEEDED in signals
-            and previous not in ACTIONABLE
-            and (self._progress.code_since is None or previous is not None)
-        ):
-            self._progress = attrs.evolve(self._progress, code_since=self._clock.now())
-        if Signal.CODE_VERIFIED in signals and not self._progress.verified:
-            self._progress = attrs.evolve(self._progress, verified=True, awaiting=False)
-            self._emit(CodeVerified(deployment_id=self.deployment_id, at=_now()))
-        self._resolve_waiters(snapshot)
+        self._otp.observed(signals, previous)
+        self._delivery.seen(snapshot, changed=Signal.CHANGED in signals)
         if Signal.SUCCEEDED in signals:
             return snapshot
         if Signal.FAILED in signals:
@@ -713,214 +439,7 @@ class DeploymentWatcher:
             raise DeploymentDeleted(self.deployment_id, snapshot)
         return None
 
-    # --- the OTP step -----------------------------------------------------------------
-
-    async def _otp_step(self, snapshot: Deployment) -> None:
-        """Take the OTP action :func:`next_otp_action` decides for this snapshot."""
-        action = next_otp_action(
-            self.otp_policy, self._progress, snapshot.state, self._clock.now(), method=self.method
-        )
-        if isinstance(action, Wait):
-            return
-        if isinstance(action, GiveUp):
-            raise self._give_up(action, snapshot)
-        if isinstance(action, Resend):
-            await self._resend(action.method)
-            return
-        assert isinstance(action, Verify)
-        assert self._otp is not None
-        if not self._progress.awaiting:
-            progress = self._progress
-            await self._set_progress(codes_requested=progress.codes_requested + 1, awaiting=True)
-            self._emit(
-                CodeRequested(
-                    deployment_id=self.deployment_id,
-                    at=_now(),
-                    attempt=self._progress.codes_requested,
-                )
-            )
-        try:
-            code = await self._otp(snapshot)
-        except Exception:
-            logger.exception("the OTP provider of deployment %s failed", self.deployment_id)
-            code = None
-        if code:
-            await self._verify(code)
-
-    def _give_up(self, action: GiveUp, snapshot: Deployment) -> Exception:
-        if action.reason == "rejected":
-            if self._last_rejection is not None:
-                return self._last_rejection
-            return VerificationFailed(
-                422,
-                ProblemDetails(
-                    title="Verification Failed",
-                    detail=f"{self._progress.rejected} codes were rejected",
-                ),
-            )
-        return WatchTimeout(
-            f"deployment {self.deployment_id}: no OTP code came within "
-            f"{self.otp_policy.resend_after:g}s of the last of {self._progress.resends} resends",
-            deployment_id=self.deployment_id,
-            state=snapshot.state,
-        )
-
-    async def _verify(self, code: str) -> None:
-        assert self._verify_call is not None
-        await self._set_progress(pending="verify", pending_since=self._clock.now())
-        try:
-            await self._verify_call(self.deployment_id, code)
-        except VerificationFailed as exc:
-            self._last_rejection = exc
-            self._otp_failures = 0
-            await self._set_progress(
-                rejected=self._progress.rejected + 1,
-                awaiting=False,
-                code_since=self._clock.now(),
-                pending=None,
-                pending_since=None,
-            )
-            self._emit(
-                CodeRejected(
-                    deployment_id=self.deployment_id,
-                    at=_now(),
-                    attempt=self._progress.rejected,
-                    reason=exc.detail,
-                )
-            )
-            return
-        except (Conflict, *_TRANSIENT) as exc:
-            if not _accepted(exc):
-                await self._otp_call_failed(exc)
-                return
-        self._otp_failures = 0
-        await self._set_progress(verified=True, awaiting=False, pending=None, pending_since=None)
-        self._emit(CodeVerified(deployment_id=self.deployment_id, at=_now()))
-
-    async def _resend(self, method: OTPMethod | None) -> None:
-        assert self._resend_call is not None
-        await self._set_progress(pending="resend", pending_since=self._clock.now())
-        try:
-            await self._resend_call(self.deployment_id, method)
-        except (Conflict, *_TRANSIENT) as exc:
-            # 409: the state moved on (the next poll shows where); 429: asked too often.
-            if not _accepted(exc):
-                await self._otp_call_failed(exc)
-                return
-        self._otp_failures = 0
-        await self._set_progress(
-            resends=self._progress.resends + 1,
-            awaiting=False,
-            code_since=self._clock.now(),
-            pending=None,
-            pending_since=None,
-        )
-        self._emit(
-            CodeResent(
-                deployment_id=self.deployment_id,
-                at=_now(),
-                method=(method or self.method or OTPMethod.SMS).value,
-                resends=self._progress.resends,
-            )
-        )
-
-    async def _otp_call_failed(self, error: Exception) -> None:
-        """A verify or resend that did not happen: report it; a 429 cools this OTP step."""
-        self._otp_failures += 1
-        cooldown_until = self._progress.cooldown_until
-        if isinstance(error, Throttled):
-            wait = capped_retry_after(
-                _OTP_COOLDOWN if error.retry_after is None else error.retry_after,
-                self.policy.max_retry_after,
-                self._rng(),
-            )
-            cooldown_until = self._clock.now() + wait
-        await self._set_progress(pending=None, pending_since=None, cooldown_until=cooldown_until)
-        self._emit(
-            PollFailed(
-                deployment_id=self.deployment_id,
-                at=_now(),
-                error=error,
-                attempt=self._otp_failures,
-            )
-        )
-
-    async def _set_progress(self, **changes: Any) -> None:
-        self._progress = attrs.evolve(self._progress, **changes)
-        if self._on_progress is not None:
-            await self._on_progress(self._progress)
-
-    # --- delivery ---------------------------------------------------------------------
-
-    def _emit(self, event: Event) -> None:
-        """Queue an event for delivery; never waits. With nobody subscribed it is dropped."""
-        if self._subscribers or self._streams:
-            self._outbox.append(event)
-            self._outbox_ready.set()
-
-    def _start_delivery(self) -> None:
-        """Start the delivery task, once, when the watch has a first subscriber."""
-        if self._delivery is not None and not self._delivering:
-            self._delivering = True
-            self._delivery.start_soon(self._deliver, name=f"events of {self.deployment_id}")
-
-    def _close_outbox(self) -> None:
-        self._outbox_closed = True
-        self._outbox_ready.set()
-
-    async def _deliver(self) -> None:
-        """Hand queued events to streams and callbacks, in order, until the watch ends."""
-        while True:
-            while self._outbox:
-                await self._dispatch(self._outbox.popleft())
-            if self._outbox_closed:
-                return
-            self._outbox_ready = anyio.Event()
-            await self._outbox_ready.wait()
-
-    async def _dispatch(self, event: Event) -> None:
-        for stream in list(self._streams):
-            if stream.closed:
-                self._streams.discard(stream)
-            else:
-                await stream._put(event)
-        for key, callback in list(self._subscribers):
-            if isinstance(key, type):
-                wanted = isinstance(event, key)
-            else:
-                wanted = isinstance(event, StateChanged) and event.current == key
-            if not wanted:
-                continue
-            try:
-                outcome = callback(event)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            except Exception:
-                logger.exception(
-                    "a %s callback of deployment %s failed",
-                    type(event).__name__,
-                    self.deployment_id,
-                )
-
-    def _resolve_waiters(self, snapshot: Deployment) -> None:
-        for waiter in list(self._waiters):
-            if waiter.predicate(snapshot):
-                waiter.value = snapshot
-                waiter.done.set()
-                self._waiters.remove(waiter)
-
-    def _settle(self, waiter: _Waiter) -> None:
-        """Fail a waiter the finished watch can no longer satisfy."""
-        if self._error is not None and not isinstance(self._error, WatchEnded):
-            waiter.error = self._error
-        else:
-            waiter.error = WatchEnded(
-                f"deployment {self.deployment_id}: the watch ended in {self.state} before "
-                f"{waiter.description} was seen",
-                deployment_id=self.deployment_id,
-                state=self.state,
-            )
-        waiter.done.set()
+    # --- the end ---------------------------------------------------------------------
 
     def _end_if_running(self, why: str) -> None:
         if not self.done:
@@ -929,9 +448,4 @@ class DeploymentWatcher:
     def _end(self, result: Deployment | None, error: BaseException | None) -> None:
         self._result, self._error = result, error
         self._finished.set()
-        for stream in self._streams:
-            stream._end()
-        self._streams.clear()
-        for waiter in self._waiters:
-            self._settle(waiter)
-        self._waiters.clear()
+        self._delivery.end(error)

@@ -23,18 +23,16 @@ import pytest
 from rich.console import Console
 
 from wamanager import BulkProgress, BulkReport, DeploymentState, NumberOutcome
-from wamanager._models import Deployment, Vertical, structure
-from wamanager.cli._bulk import (
-    BulkFile,
+from wamanager._converter import structure
+from wamanager._models import Deployment, Vertical
+from wamanager.cli._bulk_display import duration, live_view, summary_lines
+from wamanager.cli._bulk_file import BulkFile, read_bulk_file
+from wamanager.cli._otp_sources import (
     CommandOTP,
     FileOTP,
     FreshCodes,
     command_arguments,
-    duration,
-    live_view,
     parse_codes,
-    read_bulk_file,
-    summary_lines,
 )
 from wamanager.sandbox import SandboxConfig, Scenario
 

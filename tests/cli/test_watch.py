@@ -13,7 +13,8 @@ from wamanager import DeploymentRequest, WhatsAppManager
 from wamanager._auth import BasicAuth
 from wamanager._errors import Unauthorized
 from wamanager._policy import PollPolicy
-from wamanager.cli._deployments import SandboxOTP, follow
+from wamanager.cli._deployments import follow
+from wamanager.cli._otp_sources import SandboxOTP
 from wamanager.cli._output import Output
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle
 

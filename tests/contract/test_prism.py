@@ -179,8 +179,8 @@ async def test_prism_flags_nothing_in_a_whole_onboarding_with_jwt() -> None:
             assert [s.index for s in await wam.stickers.list(dep_id, pack.id)] == [sticker.index]
             assert (await wam.stickers.get(dep_id, pack.id, sticker.index)).emojis == ("🍞",)
             await wam.stickers.delete(dep_id, pack.id, sticker.index)
-            assert (await wam.profile.get(dep_id)).about == "Fresh bread"
-            assert (await wam.profile.get_photo(dep_id)).image_url is not None
+            assert (await wam.profiles.get(dep_id)).about == "Fresh bread"
+            assert (await wam.profiles.get_photo(dep_id)).image_url is not None
             assert [d.deployment_id for d in await wam.deployments.list()] == [dep_id]
             await wam.deployments.delete(dep_id)
         for _ in range(200):  # Prism logs asynchronously: wait for the last answer's lines

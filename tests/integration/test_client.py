@@ -139,7 +139,7 @@ async def test_unknown_deployment_is_not_found(wam: WhatsAppManager) -> None:
         wam.deployments.delete("nope"),
         wam.otp.verify("nope", "1"),
         wam.otp.resend("nope"),
-        wam.profile.get("nope"),
+        wam.profiles.get("nope"),
     ):
         with pytest.raises(NotFound):
             await call
@@ -148,12 +148,12 @@ async def test_unknown_deployment_is_not_found(wam: WhatsAppManager) -> None:
 async def test_profile_photo_and_stickers(wam: WhatsAppManager, sandbox: SandboxHandle) -> None:
     """Profile, photo, sticker pack and sticker calls all work on a READY deployment."""
     dep_id = await ready(wam, sandbox)
-    updated = await wam.profile.update(dep_id, Profile(about="Hi", websites=["https://x.io"]))
+    updated = await wam.profiles.update(dep_id, Profile(about="Hi", websites=["https://x.io"]))
     assert updated.about == "Hi"
-    assert (await wam.profile.get(dep_id)).websites == ("https://x.io",)
-    assert (await wam.profile.get_photo(dep_id)).image_url is None
-    await wam.profile.update_photo(dep_id, "https://example.com/a.png")
-    assert (await wam.profile.get_photo(dep_id)).image_url == "https://example.com/a.png"
+    assert (await wam.profiles.get(dep_id)).websites == ("https://x.io",)
+    assert (await wam.profiles.get_photo(dep_id)).image_url is None
+    await wam.profiles.update_photo(dep_id, "https://example.com/a.png")
+    assert (await wam.profiles.get_photo(dep_id)).image_url == "https://example.com/a.png"
     assert await wam.stickerpacks.list(dep_id) == []
     pack = await wam.stickerpacks.create(
         dep_id, "pub", "Pack", ios_app_store_link="https://itunes.apple.com/app/id1"
@@ -189,7 +189,7 @@ async def test_profile_calls_need_ready(wam: WhatsAppManager, sandbox: SandboxHa
     """Profile, photo and sticker calls before READY raise NotFound naming the state."""
     dep_id = await code_sent(wam, sandbox)
     with pytest.raises(NotFound, match="CODE_SENT"):
-        await wam.profile.get(dep_id)
+        await wam.profiles.get(dep_id)
     with pytest.raises(NotFound, match="READY"):
         await wam.stickerpacks.list(dep_id)
 

@@ -41,7 +41,8 @@ from wamanager import (
     provision,
     provision_many,
 )
-from wamanager._ratelimit import RateControl, RateLimiter
+from wamanager._rate_control import RateControl
+from wamanager._ratelimit import RateLimiter
 from wamanager.sandbox._runner import _default_key_pair
 
 API = "/v0.1/whatsapp-manager"
@@ -276,8 +277,8 @@ async def test_path_parameters_are_refused_or_stay_on_their_route(
         (lambda: wam.deployments.delete(d), "DELETE", ONE, {"deployment_id": d}),
         (lambda: wam.otp.verify(d, "123456"), "POST", ONE + "/verify", {"deployment_id": d}),
         (lambda: wam.otp.resend(d), "POST", ONE + "/resend-otp", {"deployment_id": d}),
-        (lambda: wam.profile.get(d), "GET", ONE + "/profile", {"deployment_id": d}),
-        (lambda: wam.profile.get_photo(d), "GET", ONE + "/profile/photo", {"deployment_id": d}),
+        (lambda: wam.profiles.get(d), "GET", ONE + "/profile", {"deployment_id": d}),
+        (lambda: wam.profiles.get_photo(d), "GET", ONE + "/profile/photo", {"deployment_id": d}),
         (lambda: wam.stickerpacks.list(d), "GET", PACKS, {"deployment_id": d}),
         (
             lambda: wam.stickerpacks.get(d, p),
@@ -383,9 +384,9 @@ async def test_profiles_and_photo_urls(
     loopback = server[0]
     profile = Profile(**values)
     await sent_or_refused(
-        loopback, lambda: wam.profile.update("d", profile), (*PROFILE_FIELDS, "profile")
+        loopback, lambda: wam.profiles.update("d", profile), (*PROFILE_FIELDS, "profile")
     )
-    await sent_or_refused(loopback, lambda: wam.profile.update_photo("d", url), ["image_url"])
+    await sent_or_refused(loopback, lambda: wam.profiles.update_photo("d", url), ["image_url"])
 
 
 @EXAMPLES

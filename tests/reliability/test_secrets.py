@@ -281,10 +281,10 @@ async def resources(wam: WhatsAppManager, sandbox: SandboxHandle, exposure: Expo
     shown: list[object] = [
         await wam.deployments.get(dep_id),
         await wam.deployments.list(),
-        await wam.profile.update(dep_id, Profile(about="About us", vertical=Vertical.RESTAURANT)),
-        await wam.profile.get(dep_id),
-        await wam.profile.update_photo(dep_id, "https://cdn.example.com/p.png"),
-        await wam.profile.get_photo(dep_id),
+        await wam.profiles.update(dep_id, Profile(about="About us", vertical=Vertical.RESTAURANT)),
+        await wam.profiles.get(dep_id),
+        await wam.profiles.update_photo(dep_id, "https://cdn.example.com/p.png"),
+        await wam.profiles.get_photo(dep_id),
     ]
     pack = await wam.stickerpacks.create(dep_id, "Bakery", "Loaves")
     sticker = await wam.stickers.create(dep_id, pack.id, "media-1", ["🍞"])

@@ -457,7 +457,7 @@ OPS: dict[str, Op] = {
             "getProfileInfo",
             "GET",
             _D + "/profile",
-            lambda c: c.profile.get(DEP),
+            lambda c: c.profiles.get(DEP),
             200,
             PROFILE_BODY,
             _check_profile,
@@ -466,7 +466,7 @@ OPS: dict[str, Op] = {
             "updateProfile",
             "PATCH",
             _D + "/profile",
-            lambda c: c.profile.update(
+            lambda c: c.profiles.update(
                 DEP,
                 Profile(
                     about="about your business",
@@ -484,7 +484,7 @@ OPS: dict[str, Op] = {
             "getProfilePhoto",
             "GET",
             _D + "/profile/photo",
-            lambda c: c.profile.get_photo(DEP),
+            lambda c: c.profiles.get_photo(DEP),
             200,
             {"image_url": "https://www.example.com/img.png"},
             _check_photo,
@@ -493,7 +493,7 @@ OPS: dict[str, Op] = {
             "updateProfilePhoto",
             "POST",
             _D + "/profile/photo",
-            lambda c: c.profile.update_photo(DEP, "https://www.example.com/img.png"),
+            lambda c: c.profiles.update_photo(DEP, "https://www.example.com/img.png"),
             200,
             {"image_url": "https://www.example.com/img.png", "meta": {}},
             _check_photo,

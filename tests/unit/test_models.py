@@ -18,6 +18,7 @@ from wamanager import (
     Vertical,
     WhatsAppManager,
 )
+from wamanager._converter import structure, unstructure
 from wamanager._models import (
     DeploymentRequest,
     PhotoUpdate,
@@ -28,8 +29,6 @@ from wamanager._models import (
     StickerpackCreate,
     StickerpackList,
     VerifyRequest,
-    structure,
-    unstructure,
 )
 from wamanager._rules import PROFILE_LIMITS, problems, validate
 
@@ -418,8 +417,8 @@ INVALID_CALLS = [
     pytest.param(lambda c: c.deployments.create(deployment_request(number="")), id="create"),
     pytest.param(lambda c: c.otp.verify(DEP, ""), id="verify"),
     pytest.param(lambda c: c.otp.resend(DEP, "fax"), id="resend"),
-    pytest.param(lambda c: c.profile.update(DEP, Profile(about="x" * 140)), id="profile"),
-    pytest.param(lambda c: c.profile.update_photo(DEP, "https://x/img.gif"), id="photo"),
+    pytest.param(lambda c: c.profiles.update(DEP, Profile(about="x" * 140)), id="profile"),
+    pytest.param(lambda c: c.profiles.update_photo(DEP, "https://x/img.gif"), id="photo"),
     pytest.param(lambda c: c.stickerpacks.create(DEP, "", "name"), id="stickerpack"),
     pytest.param(lambda c: c.stickers.create(DEP, "pack", ""), id="sticker"),
 ]

@@ -244,7 +244,7 @@ VARIANTS = [
     ),
     pytest.param(lambda c: c.otp.resend(DEP), 202, {}, id="resend-default-sms"),
     pytest.param(
-        lambda c: c.profile.update(
+        lambda c: c.profiles.update(
             DEP,
             Profile(
                 about="a" * 139,
@@ -260,7 +260,7 @@ VARIANTS = [
         id="profile-every-field-at-limit",
     ),
     pytest.param(
-        lambda c: c.profile.update(DEP, Profile(vertical="Restaurant")),
+        lambda c: c.profiles.update(DEP, Profile(vertical="Restaurant")),
         200,
         {},
         id="profile-one-field",

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from wamanager import RateLimiter, ValidationError
-from wamanager._ratelimit import (
+from wamanager._rate_control import (
     Phase,
     RateControl,
     RateDecrease,

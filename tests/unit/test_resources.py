@@ -447,7 +447,7 @@ async def test_profile_and_photo_updates_are_retried_like_a_get(
     ("call", "field"),
     [
         pytest.param(lambda c: c.deployments.create({"number": "1"}), "request", id="create"),
-        pytest.param(lambda c: c.profile.update(DEP, {"about": "x"}), "profile", id="profile"),
+        pytest.param(lambda c: c.profiles.update(DEP, {"about": "x"}), "profile", id="profile"),
     ],
 )
 async def test_wrong_argument_types_raise_validation_error(

@@ -24,7 +24,7 @@ from wamanager import (
     WhatsAppManager,
     WhatsAppManagerError,
 )
-from wamanager._ratelimit import Phase
+from wamanager._rate_control import Phase
 from wamanager._retry import (
     REPLAY_SAFE_METHODS,
     RETRYABLE_STATUSES,

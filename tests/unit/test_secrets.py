@@ -107,7 +107,7 @@ async def _flow(
 
     api.reply(401, problem("ErrorUnauthorized"))
     with pytest.raises(Unauthorized) as unauthorized:
-        await client.profile.update(DEP, Profile(about="We bake"))
+        await client.profiles.update(DEP, Profile(about="We bake"))
     errors.append(unauthorized.value)
 
     with pytest.raises(ValidationError) as invalid:

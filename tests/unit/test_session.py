@@ -29,8 +29,9 @@ from wamanager import (
     ValidationError,
     WhatsAppManager,
 )
+from wamanager._connection import USER_AGENT, RequestSlots
+from wamanager._failures import classify, transport_error
 from wamanager._retry import Failure
-from wamanager._session import USER_AGENT, _classify, _Slots, _transport_error
 
 from ._support import (
     BASE_PATH,
@@ -207,7 +208,7 @@ async def test_context_manager_closes_its_own_session(api: FakeAPI) -> None:
     async with WhatsAppManager(BasicAuth("k", "s"), base_url=api.base_url) as client:
         api.reply(200, {"deployment_id": DEP})
         await client.deployments.get(DEP)
-        http = client.session._transport.http
+        http = client.session._connection.http
         assert http is not None
         assert not http.closed
     assert http.closed
@@ -481,9 +482,9 @@ def test_transport_failures_are_classified(
     exc: BaseException, failure: Failure | None, error_cls: type[TransportError]
 ) -> None:
     """Each aiohttp failure gets its retry class and its exception (a timeout is a timeout)."""
-    got = _classify(exc)
+    got = classify(exc)
     assert got is failure
-    assert type(_transport_error(exc, got, "GET", "/x", 1.0)) is error_cls
+    assert type(transport_error(exc, got, "GET", "/x", 1.0)) is error_cls
 
 
 async def test_connect_timeout_retries_even_verify(
@@ -620,10 +621,10 @@ async def test_queueing_for_a_pooled_connection_is_not_timed(api: FakeAPI) -> No
 async def test_own_pool_is_sized_for_bulk(client: WhatsAppManager) -> None:
     """The client's own pool keeps 100 connections and lets 100 requests fly at once."""
     async with client:
-        http = client.session._transport.client()
+        http = client.session._connection.client()
         assert http.connector is not None
         assert http.connector.limit == 100
-        slots = client.session._transport.slots
+        slots = client.session._connection.slots
         assert slots is not None
         assert slots.free == 100
 
@@ -636,7 +637,7 @@ async def test_a_user_pool_bounds_requests_in_flight(
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host)
     async with aiohttp.ClientSession(connector=connector) as http:
         client = WhatsAppManager(BasicAuth("k", "s"), base_url=api.base_url, session=http)
-        semaphore = client.session._transport.slots
+        semaphore = client.session._connection.slots
         assert (None if semaphore is None else semaphore.free) == slots
 
 
@@ -776,7 +777,7 @@ def test_with_options_shares_pool_limiter_and_scheduler() -> None:
     """Copies share the original's transport, rate limiter and poll scheduler."""
     client = WhatsAppManager(BasicAuth("k", "s"))
     copy = client.with_options(timeout=3).with_options(max_retries=1)
-    assert copy.session._transport is client.session._transport
+    assert copy.session._connection is client.session._connection
     assert copy.session.limiter is client.session.limiter
     assert copy.scheduler is client.scheduler
     assert copy.base_url == client.base_url
@@ -806,7 +807,7 @@ async def test_unencodable_body_is_a_validation_error_without_the_body(
 
 async def test_slots_serve_waiters_in_order() -> None:
     """Past the pool's size, takers wait and get freed slots in arrival order."""
-    slots = _Slots(1)
+    slots = RequestSlots(1)
     await slots.take()
     order: list[str] = []
 
@@ -828,7 +829,7 @@ async def test_slots_serve_waiters_in_order() -> None:
 
 async def test_a_cancelled_waiter_gives_up_its_place() -> None:
     """A taker cancelled while waiting leaves the queue; the slot goes to the next one."""
-    slots = _Slots(1)
+    slots = RequestSlots(1)
     await slots.take()
     got: list[str] = []
 
@@ -850,7 +851,7 @@ async def test_a_cancelled_waiter_gives_up_its_place() -> None:
 
 async def test_a_slot_handed_to_a_cancelled_waiter_is_passed_on() -> None:
     """A slot given to a waiter that is cancelled before it runs is not lost."""
-    slots = _Slots(1)
+    slots = RequestSlots(1)
     await slots.take()
     loop = asyncio.get_running_loop()
     waiting = loop.create_task(slots.take())

@@ -19,7 +19,8 @@ from wamanager import (
     Wait,
     next_otp_action,
 )
-from wamanager._policy import DEFAULT_INTERVALS, capped_retry_after
+from wamanager._policy import DEFAULT_INTERVALS
+from wamanager._retry import capped_retry_after
 
 S = DeploymentState
 

@@ -77,8 +77,8 @@ async def test_provision_in_one_call(served: tuple[SandboxHandle, Gate]) -> None
             on_event=events.append,
         )
         assert ready.state is S.READY
-        assert (await wam.profile.get(ready.deployment_id)).about == "Fresh bread"
-        assert (await wam.profile.get_photo(ready.deployment_id)).image_url == PHOTO
+        assert (await wam.profiles.get(ready.deployment_id)).about == "Fresh bread"
+        assert (await wam.profiles.get_photo(ready.deployment_id)).image_url == PHOTO
     assert isinstance(events[-1], Succeeded)
     assert gate.counts["POST", "deployments"] == 1
 
@@ -116,7 +116,7 @@ async def test_a_step_after_ready_fails_with_the_id_and_resumes(
             wam, request(), otp=sandbox.otp_provider, profile=PROFILE, photo_url=PHOTO, policy=FAST
         )
         assert ready.deployment_id == error.deployment_id
-        assert (await wam.profile.get_photo(ready.deployment_id)).image_url == PHOTO
+        assert (await wam.profiles.get_photo(ready.deployment_id)).image_url == PHOTO
     again = gate.counts - before
     assert again["POST", "deployments"] == 1  # answered NumberInUse: adopted, not created
     assert again["POST", "verify"] == again["POST", "resend-otp"] == 0

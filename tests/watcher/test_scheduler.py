@@ -11,7 +11,8 @@ import pytest
 
 from wamanager import APIError, Deployment, NotFound, PollScheduler, ServerError, Throttled
 from wamanager._models import CurrentState
-from wamanager._scheduler import REQUEST_OVERHEAD_BYTES, WAVE, align, list_items, list_pays
+from wamanager._poll_plan import REQUEST_OVERHEAD_BYTES, align, list_items, list_pays
+from wamanager._scheduler import WAVE
 from wamanager._states import DeploymentState
 
 

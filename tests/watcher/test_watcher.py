@@ -450,7 +450,7 @@ async def test_cancellation_leaves_no_task_or_connection(
     with pytest.raises(WatchEnded):
         await watcher.result()
     assert wam.scheduler.polling == 0
-    connector = wam.session._transport.http.connector  # type: ignore[union-attr]
+    connector = wam.session._connection.http.connector  # type: ignore[union-attr]
     assert connector is not None
     assert sum(len(v) for v in connector._acquired_per_host.values()) == 0  # type: ignore[attr-defined]
     await anyio.lowlevel.checkpoint()

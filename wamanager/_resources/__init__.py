@@ -2,7 +2,7 @@
 
 from .deployments import Deployments
 from .otp import OTP
-from .profile import Profiles
+from .profiles import Profiles
 from .stickerpacks import Stickerpacks
 from .stickers import Stickers
 

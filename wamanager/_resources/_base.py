@@ -9,19 +9,18 @@ wraps single results in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from .._checks import UNSENDABLE
+from .._converter import converter, describe_structure_error, unstructure
 from .._errors import UnexpectedResponse, ValidationError
-from .._models import converter, describe_structure_error, unstructure
 from .._rules import validate
 from .._session import Response, Session
 
 T = TypeVar("T")
 U = TypeVar("U")
 
-_UNSENDABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]").search
 #: The converter's structure hook of each response model, looked up once.
 _HOOKS: dict[type[Any], Callable[[Any, Any], Any]] = {}
 
@@ -84,12 +83,7 @@ class Resource:
 
 def parse(response: Response, cls: type[T], *, what: str) -> T:
     """Structure a response body into ``cls``, or raise :class:`UnexpectedResponse`."""
-    hook = _HOOKS.get(cls) or _hook(cls)
-    try:
-        result: T = hook(response.data, cls)
-    except Exception as exc:
-        raise _unexpected(exc, cls, what, response.status) from None
-    return result
+    return parse_data(response.data, cls, what=what, status=response.status)
 
 
 def parse_data(data: Any, cls: type[T], *, what: str, status: int) -> T:
@@ -98,18 +92,16 @@ def parse_data(data: Any, cls: type[T], *, what: str, status: int) -> T:
     try:
         result: T = hook(data, cls)
     except Exception as exc:
-        raise _unexpected(exc, cls, what, status) from None
+        reason = describe_structure_error(exc, cls)
+        raise UnexpectedResponse(
+            f"{what}: unexpected response body: {reason}", status=status
+        ) from None
     return result
 
 
 def _hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
     hook = _HOOKS[cls] = converter.get_structure_hook(cls)
     return hook
-
-
-def _unexpected(exc: Exception, cls: type[Any], what: str, status: int) -> UnexpectedResponse:
-    reason = describe_structure_error(exc, cls)
-    return UnexpectedResponse(f"{what}: unexpected response body: {reason}", status=status)
 
 
 def first(items: Sequence[T], *, what: str, status: int) -> T:
@@ -133,7 +125,7 @@ def namespace_query(namespace: str | None) -> dict[str, str] | None:
     """The ``?namespace=`` query (``"whatsapp"`` selects first-party packs)."""
     if namespace is None:
         return None
-    if not isinstance(namespace, str) or not namespace or _UNSENDABLE(namespace):
+    if not isinstance(namespace, str) or not namespace or UNSENDABLE(namespace):
         raise ValidationError(
             [("namespace", "must be a non-empty string (no control characters) or None")]
         )

@@ -9,10 +9,6 @@ _RESEND = "/deployments/{deployment_id}/resend-otp"
 _VERIFY = "/deployments/{deployment_id}/verify"
 
 
-def _ids(deployment_id: str) -> dict[str, str]:
-    return {"deployment_id": deployment_id}
-
-
 class OTP(Resource):
     """The OTP the API sends to the number in CODE_SENT: verify it, or ask for another."""
 
@@ -40,7 +36,7 @@ class OTP(Resource):
             _RESEND,
             ResendResult,
             "resend OTP",
-            ids=_ids(deployment_id),
+            ids={"deployment_id": deployment_id},
             body=body,
             local_throttle=True,
         )
@@ -59,7 +55,7 @@ class OTP(Resource):
             _VERIFY,
             VerifyResult,
             "verify OTP",
-            ids=_ids(deployment_id),
+            ids={"deployment_id": deployment_id},
             body=VerifyRequest(code=code),
             local_throttle=True,
         )

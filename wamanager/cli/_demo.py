@@ -13,7 +13,8 @@ from .._client import WhatsAppManager
 from .._models import DeploymentRequest, Profile, Vertical
 from .._policy import PollPolicy
 from ..sandbox import SandboxConfig, run_sandbox
-from ._deployments import SANDBOX_INTERVAL, SandboxOTP, follow
+from ._deployments import SANDBOX_INTERVAL, follow
+from ._otp_sources import SandboxOTP
 from ._output import Output
 from ._sandbox import sandbox_environ
 
@@ -46,9 +47,9 @@ async def run_demo(*, speed: float = 60.0, out: Output) -> None:
             policy = PollPolicy(interval=min(SANDBOX_INTERVAL, 15 / speed))
             await follow(wam, out, deployment_id, otp=inbox, policy=policy, started=started)
             profile = Profile(about="Fresh bread daily", vertical=Vertical.RESTAURANT)
-            await wam.profile.update(deployment_id, profile)
+            await wam.profiles.update(deployment_id, profile)
             say(f"profile set: {profile.about!r}, vertical {Vertical.RESTAURANT.value}")
-            photo = await wam.profile.update_photo(
+            photo = await wam.profiles.update_photo(
                 deployment_id, "https://cdn.example.com/logo.png"
             )
             say(f"photo set from {photo.image_url}")

@@ -3,24 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import json
-import sys
-import threading
-from collections.abc import Callable
 from datetime import datetime, timezone
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
 import anyio
-import anyio.lowlevel
 import click
 
 from .._client import WhatsAppManager
-from .._errors import NumberInUse, error_from_response
 from .._events import (
     CodeRejected,
     CodeRequested,
@@ -32,14 +21,14 @@ from .._events import (
     Succeeded,
 )
 from .._models import Deployment, DeploymentRequest
+from .._otp_driver import OTPProvider
 from .._policy import PollPolicy
-from .._watcher import OTPProvider
+from .._provisioning import create_or_adopt
 from ._options import POSITIVE_SECONDS, api_command
+from ._otp_sources import PromptOTP, SandboxOTP, in_daemon_thread, read_line
 from ._output import Output
 
-__all__ = ["COMMANDS", "PromptOTP", "SandboxOTP", "describe", "follow"]
-
-T = TypeVar("T")
+__all__ = ["COMMANDS", "SANDBOX_INTERVAL", "describe", "follow"]
 
 #: The poll interval of ``--otp-from-sandbox`` when ``--interval`` is not given: sandboxes
 #: run their clock fast, and the watcher's defaults (seconds per state) would lag behind.
@@ -107,97 +96,6 @@ async def follow(
                 out.event(event, text, (event.at - started).total_seconds())
             return await watcher.result()
     raise failure[0]
-
-
-async def in_daemon_thread(func: Callable[[], T]) -> T:
-    """Run a blocking ``func`` (a prompt) in a daemon thread, so that Ctrl-C or a deadline
-    never waits for it: the thread is left behind and dies with the process."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():  # else cancelled while the person was typing
-            outcome()
-
-    def run() -> None:
-        outcome: Callable[[], None]
-        try:
-            outcome = functools.partial(future.set_result, func())
-        except BaseException as exc:
-            outcome = functools.partial(future.set_exception, exc)
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
-            loop.call_soon_threadsafe(settle, outcome)
-
-    threading.Thread(target=run, name="wamanager prompt", daemon=True).start()
-    return await future
-
-
-def read_line(prompt: str) -> str:
-    """Show ``prompt`` on stderr and read a line from stdin; ``EOFError`` when it is closed."""
-    click.echo(f"{prompt}: ", nl=False, err=True)
-    line = sys.stdin.readline()
-    if not line:
-        click.echo(err=True)
-        raise EOFError("stdin closed before a code was given")
-    return line.strip()
-
-
-class PromptOTP:
-    """An OTP source that asks the person at the terminal (stdin; prompts go to stderr).
-
-    An empty answer means "not yet": the watcher asks again, and after five minutes without
-    a code has another one sent.
-    """
-
-    async def __call__(self, deployment: Deployment) -> str | None:
-        number = f"+{deployment.country_code or ''} {deployment.number or ''}".strip()
-        prompt = f"OTP code sent to {number} (Enter: not yet)"
-        await anyio.lowlevel.checkpoint()  # the event lines already due print first
-        return await in_daemon_thread(lambda: read_line(prompt)) or None
-
-
-class SandboxOTP:
-    """An OTP source reading a sandbox's inbox, ``GET {root}/_sandbox/deployments/{id}/otp``,
-    with the client's own ``Authorization`` header. Close it (or ``async with``)."""
-
-    def __init__(self, wam: WhatsAppManager) -> None:
-        from ..sandbox import API_PREFIX, INBOX_PREFIX
-
-        base = wam.base_url.rstrip("/")
-        root = base.removesuffix(API_PREFIX) if base.endswith(API_PREFIX) else base
-        self._inbox = root + INBOX_PREFIX
-        self._auth = wam.session.auth
-        self._http: aiohttp.ClientSession | None = None
-
-    async def __call__(self, deployment: Deployment) -> str | None:
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        path = f"/deployments/{deployment.deployment_id}/otp"
-        headers = {"Authorization": self._auth.authorization()}
-        async with self._http.get(self._inbox + path, headers=headers) as response:
-            if response.status == 404:
-                return None  # no code delivered yet
-            text = await response.text()
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = None
-        if response.status != 200:
-            raise error_from_response(response.status, body, body=text, method="GET", path=path)
-        code = body.get("code") if isinstance(body, dict) else None
-        return code if isinstance(code, str) else None
-
-    async def __aenter__(self) -> SandboxOTP:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._http is not None:
-            await self._http.close()
 
 
 def _watch_options(func: Any) -> Any:
@@ -269,12 +167,8 @@ async def deploy(
         if not out.json_mode:
             click.echo(f"follow it with: wamanager watch {deployment.deployment_id}", err=True)
         return
-    try:
-        deployment_id = (await wam.deployments.create(request)).deployment_id
-    except NumberInUse as exc:
-        if exc.existing_deployment_id is None:
-            raise
-        deployment_id = exc.existing_deployment_id
+    deployment_id, adopted = await create_or_adopt(wam, request)
+    if adopted:
         click.echo(f"+{country_code} {number} is deployed already as {deployment_id}", err=True)
     if otp_from_sandbox:
         policy = PollPolicy(interval=interval or SANDBOX_INTERVAL, deadline=timeout)
@@ -296,9 +190,6 @@ async def status(wam: WhatsAppManager, out: Output, deployment_id: str) -> None:
 async def list_deployments(wam: WhatsAppManager, out: Output) -> None:
     """List every deployment of the account, with its state (JSON: an array)."""
     deployments = await wam.deployments.list()
-    if out.json_mode:
-        out.json(deployments)
-        return
     rows = [
         [
             d.deployment_id,
@@ -308,7 +199,9 @@ async def list_deployments(wam: WhatsAppManager, out: Output) -> None:
         ]
         for d in deployments
     ]
-    out.table(["DEPLOYMENT", "STATE", "NUMBER", "WABA ID"], rows, style_column=1)
+    out.result_table(
+        deployments, ["DEPLOYMENT", "STATE", "NUMBER", "WABA ID"], rows, style_column=1
+    )
 
 
 @api_command(short_help="Follow a deployment's state changes live.")
@@ -339,10 +232,8 @@ async def verify(wam: WhatsAppManager, out: Output, deployment_id: str, code: st
     if code is None:
         code = await in_daemon_thread(lambda: read_line("OTP code"))
     result = await wam.otp.verify(deployment_id, code)
-    if out.json_mode:
-        out.json(result)
-    else:
-        out.line(f"code accepted: {result.deployment_id or deployment_id} is {result.status}")
+    accepted = result.deployment_id or deployment_id
+    out.result_line(result, f"code accepted: {accepted} is {result.status}")
 
 
 @api_command(short_help="Have a new OTP code sent.")
@@ -353,10 +244,7 @@ async def verify(wam: WhatsAppManager, out: Output, deployment_id: str, code: st
 async def resend(wam: WhatsAppManager, out: Output, deployment_id: str, method: str) -> None:
     """Have a new OTP code sent to the number of DEPLOYMENT_ID; the old code stops working."""
     result = await wam.otp.resend(deployment_id, method=method)
-    if out.json_mode:
-        out.json(result)
-    else:
-        out.line(f"a new code is on its way by {result.method or method}")
+    out.result_line(result, f"a new code is on its way by {result.method or method}")
 
 
 @api_command(json_output=False, short_help="Delete a deployment.")

@@ -132,28 +132,28 @@ def _api_headline(exc: APIError) -> str:
     return f"Error: {exc.status} " + ": ".join(parts)
 
 
+#: What to do about an API error of each class, by the first class it is an instance of.
+_ADVICE: tuple[tuple[type[APIError], str], ...] = (
+    (Unauthorized, f"check the credentials and the base URL: {_CREDENTIALS}"),
+    (Forbidden, "this account may not use the WhatsApp Provisioning API; ask Vonage to enable it"),
+    (NotFound, "check the ids (wamanager list shows your deployments and their states)"),
+    (
+        ResendConflict,
+        "a new code can be sent only in CODE_SENT or WRONG_CODE (wamanager status ID)",
+    ),
+    (StateConflict, "the deployment's state does not allow this now (wamanager status ID)"),
+    (VerificationFailed, "check the code, or have a new one sent: wamanager resend ID"),
+)
+
+
 def _api_advice(exc: APIError) -> list[str]:
-    advice: str | None = None
-    if isinstance(exc, Unauthorized):
-        advice = f"check the credentials and the base URL: {_CREDENTIALS}"
-    elif isinstance(exc, Forbidden):
-        advice = "this account may not use the WhatsApp Provisioning API; ask Vonage to enable it"
-    elif isinstance(exc, NotFound):
-        advice = "check the ids (wamanager list shows your deployments and their states)"
-    elif isinstance(exc, NumberInUse):
+    if isinstance(exc, NumberInUse):
         existing = exc.existing_deployment_id or "ID"
-        advice = f"the number is deployed already: wamanager status {existing}"
-    elif isinstance(exc, ResendConflict):
-        advice = "a new code can be sent only in CODE_SENT or WRONG_CODE (wamanager status ID)"
-    elif isinstance(exc, StateConflict):
-        advice = "the deployment's state does not allow this now (wamanager status ID)"
-    elif isinstance(exc, VerificationFailed):
-        advice = "check the code, or have a new one sent: wamanager resend ID"
-    elif isinstance(exc, Throttled):
+        return [f"the number is deployed already: wamanager status {existing}"]
+    if isinstance(exc, Throttled):
         wait = f" in {exc.retry_after:g}s" if exc.retry_after is not None else " later"
-        advice = f"too many requests: try again{wait}"
-    elif isinstance(exc, ServerError):
-        advice = "the API failed; try again later"
-        if exc.instance:
-            advice += f" (quote instance {exc.instance} to Vonage support)"
-    return [advice] if advice else []
+        return [f"too many requests: try again{wait}"]
+    if isinstance(exc, ServerError):
+        instance = f" (quote instance {exc.instance} to Vonage support)" if exc.instance else ""
+        return [f"the API failed; try again later{instance}"]
+    return [advice for cls, advice in _ADVICE if isinstance(exc, cls)][:1]

@@ -190,12 +190,12 @@ def _common_options(json_output: bool) -> list[click.Parameter]:
     return options
 
 
-ApiCallback = Callable[..., Awaitable[None]]
+APICallback = Callable[..., Awaitable[None]]
 
 
 def api_command(
     name: str | None = None, *, json_output: bool = True, **command_attrs: Any
-) -> Callable[[ApiCallback], click.Command]:
+) -> Callable[[APICallback], click.Command]:
     """Make a click command of ``async def f(wam, out, **params)``.
 
     The command gets ``--json`` (unless ``json_output`` is false), ``--base-url``, the
@@ -203,7 +203,7 @@ def api_command(
     :meth:`WhatsAppManager.from_env` over the environment and those flags, closed after.
     """
 
-    def decorate(func: ApiCallback) -> click.Command:
+    def decorate(func: APICallback) -> click.Command:
         @functools.wraps(func)
         def callback(**params: Any) -> None:
             run = click.get_current_context().ensure_object(Settings)
@@ -218,7 +218,7 @@ def api_command(
 
 
 async def _call(
-    func: ApiCallback, environ: Mapping[str, str], out: Output, params: dict[str, Any]
+    func: APICallback, environ: Mapping[str, str], out: Output, params: dict[str, Any]
 ) -> None:
     async with WhatsAppManager.from_env(environ) as wam:
         await func(wam, out, **params)

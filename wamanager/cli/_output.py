@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .._converter import unstructure
 from .._events import Event, StateChanged
-from .._models import Deployment, unstructure
+from .._models import Deployment
 from .._states import DeploymentState
 
 __all__ = ["Output", "stdout_is_terminal"]
@@ -138,13 +139,47 @@ class Output:
             )
         self._console().print(table)
 
+    def result_line(self, value: Any, text: str) -> None:
+        """A command's result: ``value`` as JSON with ``--json``, else ``text`` as a line."""
+        if self.json_mode:
+            self.json(value)
+        else:
+            self.line(text)
+
+    def result_record(
+        self,
+        value: Any,
+        fields: Sequence[tuple[str, str | None]],
+        *,
+        styles: Mapping[str, str] | None = None,
+    ) -> None:
+        """A command's result: ``value`` as JSON with ``--json``, else ``fields`` as a
+        :meth:`record`."""
+        if self.json_mode:
+            self.json(value)
+        else:
+            self.record(fields, styles=styles)
+
+    def result_table(
+        self,
+        value: Any,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        style_column: int | None = None,
+    ) -> None:
+        """A command's result: ``value`` as JSON with ``--json``, else ``rows`` as a
+        :meth:`table`."""
+        if self.json_mode:
+            self.json(value)
+        else:
+            self.table(headers, rows, style_column=style_column)
+
     def deployment(self, deployment: Deployment) -> None:
         """A deployment: JSON, or its fields."""
-        if self.json_mode:
-            self.json(deployment)
-            return
         number = f"+{deployment.country_code or ''} {deployment.number or ''}".strip()
-        self.record(
+        self.result_record(
+            deployment,
             [
                 ("deployment", deployment.deployment_id),
                 ("state", str(deployment.state) if deployment.state else None),

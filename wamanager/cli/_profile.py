@@ -13,11 +13,9 @@ __all__ = ["COMMANDS"]
 
 
 def _show_profile(out: Output, profile: Profile) -> None:
-    if out.json_mode:
-        out.json(profile)
-        return
     vertical = profile.vertical
-    out.record(
+    out.result_record(
+        profile,
         [
             ("about", profile.about),
             ("address", profile.address),
@@ -25,15 +23,12 @@ def _show_profile(out: Output, profile: Profile) -> None:
             ("email", profile.email),
             ("vertical", vertical.value if isinstance(vertical, Vertical) else vertical),
             ("websites", ", ".join(profile.websites) if profile.websites else None),
-        ]
+        ],
     )
 
 
 def _show_photo(out: Output, photo: ProfilePhoto) -> None:
-    if out.json_mode:
-        out.json(photo)
-    else:
-        out.record([("image url", photo.image_url or "(none)")])
+    out.result_record(photo, [("image url", photo.image_url or "(none)")])
 
 
 @click.group(short_help="Read or change the business profile.")
@@ -45,7 +40,7 @@ def profile() -> None:
 @click.argument("deployment_id")
 async def profile_get(wam: WhatsAppManager, out: Output, deployment_id: str) -> None:
     """Show the business profile of DEPLOYMENT_ID."""
-    _show_profile(out, await wam.profile.get(deployment_id))
+    _show_profile(out, await wam.profiles.get(deployment_id))
 
 
 @api_command("set", short_help="Change fields of the profile.")
@@ -86,7 +81,7 @@ async def profile_set(
             "nothing to change: give at least one of --about, --address, --description, "
             "--email, --vertical, --website"
         )
-    _show_profile(out, await wam.profile.update(deployment_id, update))
+    _show_profile(out, await wam.profiles.update(deployment_id, update))
 
 
 profile.add_command(profile_get)
@@ -102,7 +97,7 @@ def photo() -> None:
 @click.argument("deployment_id")
 async def photo_get(wam: WhatsAppManager, out: Output, deployment_id: str) -> None:
     """Show the URL the profile photo of DEPLOYMENT_ID was taken from."""
-    _show_photo(out, await wam.profile.get_photo(deployment_id))
+    _show_photo(out, await wam.profiles.get_photo(deployment_id))
 
 
 @api_command("set", short_help="Replace the photo.")
@@ -111,7 +106,7 @@ async def photo_get(wam: WhatsAppManager, out: Output, deployment_id: str) -> No
 async def photo_set(wam: WhatsAppManager, out: Output, deployment_id: str, url: str) -> None:
     """Replace the profile photo of DEPLOYMENT_ID with the image at URL (a .png or .jpg,
     192-640 px square, at most 5 MB)."""
-    _show_photo(out, await wam.profile.update_photo(deployment_id, url))
+    _show_photo(out, await wam.profiles.update_photo(deployment_id, url))
 
 
 photo.add_command(photo_get)

@@ -15,29 +15,25 @@ _NAMESPACE = click.option("--namespace", help="'whatsapp' for WhatsApp's own (fi
 
 
 def _show_pack(out: Output, pack: Stickerpack) -> None:
-    if out.json_mode:
-        out.json(pack)
-        return
-    out.record(
+    out.result_record(
+        pack,
         [
             ("name", pack.name),
             ("publisher", pack.publisher),
             ("iOS App Store", pack.ios_app_store_link),
             ("Google Play", pack.android_app_store_link),
-        ]
+        ],
     )
 
 
 def _show_sticker(out: Output, sticker: Sticker) -> None:
-    if out.json_mode:
-        out.json(sticker)
-        return
-    out.record(
+    out.result_record(
+        sticker,
         [
             ("id", sticker.id),
             ("image data id", sticker.image_data_id),
             ("emojis", " ".join(sticker.emojis) or None),
-        ]
+        ],
     )
 
 
@@ -54,10 +50,7 @@ async def stickerpacks_list(
 ) -> None:
     """List the ids of the sticker packs of DEPLOYMENT_ID (JSON: an array)."""
     packs = await wam.stickerpacks.list(deployment_id, namespace=namespace)
-    if out.json_mode:
-        out.json(packs)
-    else:
-        out.table(["STICKERPACK"], [[pack.id] for pack in packs])
+    out.result_table(packs, ["STICKERPACK"], [[pack.id] for pack in packs])
 
 
 @api_command("create", short_help="Create a sticker pack.")
@@ -83,10 +76,7 @@ async def stickerpacks_create(
         ios_app_store_link=ios_app_store_link,
         android_app_store_link=android_app_store_link,
     )
-    if out.json_mode:
-        out.json(ref)
-    else:
-        out.line(f"sticker pack {ref.id} created")
+    out.result_line(ref, f"sticker pack {ref.id} created")
 
 
 @api_command("get", short_help="Show a sticker pack.")
@@ -117,10 +107,7 @@ async def stickers_list(
 ) -> None:
     """List the indexes of the stickers in PACK_ID of DEPLOYMENT_ID (JSON: an array)."""
     refs = await wam.stickers.list(deployment_id, pack_id, namespace=namespace)
-    if out.json_mode:
-        out.json(refs)
-    else:
-        out.table(["INDEX"], [[ref.index] for ref in refs])
+    out.result_table(refs, ["INDEX"], [[ref.index] for ref in refs])
 
 
 @api_command("create", short_help="Add a sticker to a pack.")
@@ -138,10 +125,7 @@ async def stickers_create(
 ) -> None:
     """Add a sticker to PACK_ID of DEPLOYMENT_ID; prints its index."""
     ref = await wam.stickers.create(deployment_id, pack_id, image_data_id, emojis)
-    if out.json_mode:
-        out.json(ref)
-    else:
-        out.line(f"sticker {ref.index} added to {pack_id}")
+    out.result_line(ref, f"sticker {ref.index} added to {pack_id}")
 
 
 @api_command("get", short_help="Show a sticker.")
@@ -171,10 +155,7 @@ async def stickers_delete(
     """Delete sticker INDEX from PACK_ID of DEPLOYMENT_ID (JSON: the deleted sticker, or
     null when the API does not echo it)."""
     deleted = await wam.stickers.delete(deployment_id, pack_id, index)
-    if out.json_mode:
-        out.json(deleted)
-    else:
-        out.line(f"sticker {index} deleted from {pack_id}")
+    out.result_line(deleted, f"sticker {index} deleted from {pack_id}")
 
 
 for _command in (stickers_list, stickers_create, stickers_get, stickers_delete):

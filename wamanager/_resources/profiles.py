@@ -9,10 +9,6 @@ _PROFILE = "/deployments/{deployment_id}/profile"
 _PHOTO = "/deployments/{deployment_id}/profile/photo"
 
 
-def _ids(deployment_id: str) -> dict[str, str]:
-    return {"deployment_id": deployment_id}
-
-
 class Profiles(Resource):
     """The business profile of a READY deployment."""
 
@@ -20,7 +16,9 @@ class Profiles(Resource):
 
     async def get(self, deployment_id: str) -> Profile:
         """The profile. Raises :class:`~wamanager.NotFound`."""
-        return await self._call("GET", _PROFILE, Profile, "get profile", ids=_ids(deployment_id))
+        return await self._call(
+            "GET", _PROFILE, Profile, "get profile", ids={"deployment_id": deployment_id}
+        )
 
     async def update(self, deployment_id: str, profile: Profile) -> Profile:
         """Change the fields of ``profile`` that are not ``None`` (``PATCH``); returns the result.
@@ -32,12 +30,17 @@ class Profiles(Resource):
         """
         body = require(profile, Profile, "profile")
         return await self._call(
-            "PATCH", _PROFILE, Profile, "update profile", ids=_ids(deployment_id), body=body
+            "PATCH",
+            _PROFILE,
+            Profile,
+            "update profile",
+            ids={"deployment_id": deployment_id},
+            body=body,
         )
 
     async def get_photo(self, deployment_id: str) -> ProfilePhoto:
         """Where the current profile photo was pulled from."""
-        ids = _ids(deployment_id)
+        ids = {"deployment_id": deployment_id}
         return await self._call("GET", _PHOTO, ProfilePhoto, "get profile photo", ids=ids)
 
     async def update_photo(self, deployment_id: str, image_url: str) -> ProfilePhoto:
@@ -52,7 +55,7 @@ class Profiles(Resource):
             _PHOTO,
             ProfilePhoto,
             "update profile photo",
-            ids=_ids(deployment_id),
+            ids={"deployment_id": deployment_id},
             body=PhotoUpdate(image_url=image_url),
             replay_safe=True,  # setting the same photo twice leaves the same photo
         )
