@@ -17,7 +17,7 @@ Spec schema → model:
 ``Deployment`` (request)        :class:`DeploymentRequest`
 ``DeploymentResponse``          :class:`Deployment` (+ :class:`CurrentState`)
 ``Resend-OTP``                  :class:`ResendRequest`
-``ResendOtpResponse``           :class:`ResendResult`
+``ResendOTPResponse``           :class:`ResendResult`
 verify request / 201 body       :class:`VerifyRequest` / :class:`VerifyResult`
 ``profile``                     :class:`Profile` (``vertical`` values: :class:`Vertical`)
 photo request / response        :class:`PhotoUpdate` / :class:`ProfilePhoto`
@@ -177,7 +177,7 @@ class ResendRequest:
 
 @attrs.frozen
 class ResendResult:
-    """``ResendOtpResponse``: the resend was accepted and a new code is on its way."""
+    """``ResendOTPResponse``: the resend was accepted and a new code is on its way."""
 
     message: str | None = None
     vname: str | None = None

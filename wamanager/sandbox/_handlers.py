@@ -126,7 +126,7 @@ async def delete_deployment(request: web.Request) -> web.Response:
 
 
 async def resend_otp(request: web.Request) -> web.Response:
-    """``POST /deployments/{id}/resend-otp``: 202 ResendOtpResponse."""
+    """``POST /deployments/{id}/resend-otp``: 202 ResendOTPResponse."""
     body = await read_body(request)
     body_rules.RESEND_OTP.check(body)
     dep = _engine(request).resend(_caller(request), _deployment_id(request), body.get("method"))
