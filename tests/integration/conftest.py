@@ -42,16 +42,3 @@ async def ready(wam: WhatsAppManager, sandbox: SandboxHandle, number: str = "770
     await wam.otp.verify(dep_id, message.code)
     sandbox.advance(35)
     return dep_id
-
-
-class FakeSleep:
-    """An async sleep that records the delays and returns at once."""
-
-    def __init__(self, sandbox: SandboxHandle | None = None) -> None:
-        self.delays: list[float] = []
-        self.sandbox = sandbox
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        if self.sandbox is not None:  # let sandbox time pass as the client "waits"
-            self.sandbox.advance(seconds * self.sandbox.clock.speed)

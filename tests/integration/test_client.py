@@ -30,9 +30,9 @@ from wamanager.sandbox import (
     generate_application,
     run_sandbox,
 )
-from wamanager.testing import sandbox_client
+from wamanager.testing import SleepRecorder, sandbox_client
 
-from .conftest import FakeSleep, code_sent, ready, request
+from .conftest import code_sent, ready, request
 
 
 async def test_deployment_lifecycle_to_ready(wam: WhatsAppManager, sandbox: SandboxHandle) -> None:
@@ -360,7 +360,7 @@ async def test_rate_limit_answers_429_then_retries_succeed() -> None:
                 await wam.deployments.list()
             assert 1 <= caught.value.retry_after <= 1.1  # Retry-After, jittered up to 10%
             assert caught.value.headers["Retry-After"] == "1"
-        sleep = FakeSleep(sandbox)
+        sleep = SleepRecorder(on_sleep=lambda s: sandbox.advance(s * sandbox.clock.speed))
         async with sandbox_client(sandbox, max_retries=0, sleep=sleep) as wam:
             assert await wam.deployments.list() == []
         # the client waited about Retry-After (real seconds) before its successful retry

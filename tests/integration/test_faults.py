@@ -9,9 +9,7 @@ import pytest
 
 from wamanager import ConnectionFailed, ServerError, UnexpectedResponse
 from wamanager.sandbox import FaultConfig, ManualClock, SandboxConfig, run_sandbox
-from wamanager.testing import sandbox_client
-
-from .conftest import FakeSleep
+from wamanager.testing import SleepRecorder, sandbox_client
 
 
 def _config(**faults: object) -> SandboxConfig:
@@ -36,7 +34,7 @@ async def test_server_errors_are_500_or_503_problems() -> None:
 async def test_server_errors_are_retried() -> None:
     """With retries, a seeded 80% error rate is ridden out; the waits go to the fake sleep."""
     async with run_sandbox(_config(error_rate=0.8)) as sandbox:
-        sleep = FakeSleep()
+        sleep = SleepRecorder()
         async with sandbox_client(sandbox, max_retries=30, sleep=sleep) as wam:
             for _ in range(8):
                 assert await wam.deployments.list() == []

@@ -1,27 +1,22 @@
-"""Shared helpers for the unit tests: a loopback fake of the API, a sleep recorder, the spec.
+"""Shared helpers for the client's tests: the spec, every operation with a sample answer,
+and a client bound to :class:`wamanager.testing.FakeAPI` with recorded sleeps.
 
-The fake is a real :mod:`aiohttp.web` server on 127.0.0.1, so the client's requests go through
-aiohttp's real URL handling, timeouts and connection errors (aioresponses 0.7.9 cannot build
-responses under aiohttp 3.14). Tests queue replies and read back every request it received.
+The fake API is a real :mod:`aiohttp.web` server on 127.0.0.1, so the client's requests go
+through aiohttp's real URL handling, timeouts and connection errors (aioresponses 0.7.9
+cannot build responses under aiohttp 3.14).
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
-import gzip
-import json
 import socket
-from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import yaml
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from wamanager import (
     BasicAuth,
@@ -30,14 +25,12 @@ from wamanager import (
     Vertical,
     WhatsAppManager,
 )
+from wamanager.testing import BASE_PATH, FakeAPI, SleepRecorder
 
 #: The spec files kept in the repository (see spec/README.md).
 SPEC_DIR = Path(__file__).parents[2] / "spec"
 SPEC_PATH = SPEC_DIR / "whatsapp-provisioning.yml"
 PATCHED_SPEC_PATH = SPEC_DIR / "whatsapp-provisioning.patched.yml"
-#: The path the production base URL ends with; the fake serves under it too.
-BASE_PATH = "/v0.1/whatsapp-manager"
-
 API_KEY = "abcd1234"
 API_SECRET = "s3cr3t-API-secret-Zq9"
 DEP = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
@@ -92,160 +85,6 @@ def problem_from_schema(spec: dict[str, Any], schema_ref: dict[str, Any]) -> dic
         else:
             body[name] = prop["example"]
     return body
-
-
-# --- the fake API ------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Captured:
-    """One request the fake received, exactly as it arrived."""
-
-    method: str
-    raw_path: str  # percent-encoded, as sent
-    path: str  # decoded
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        """The decoded JSON body."""
-        return json.loads(self.body)
-
-
-@attrs.frozen
-class Hold:
-    """A held answer: ``arrived`` is set when its request comes, ``release`` lets it go."""
-
-    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)
-    release: asyncio.Event = attrs.field(factory=asyncio.Event)
-
-
-@attrs.frozen
-class Reply:
-    """What the fake answers: a status and body, or a hang / a dropped connection."""
-
-    status: int = 200
-    body: str = ""
-    headers: dict[str, str] = attrs.field(factory=dict)
-    content_type: str = "application/json"
-    action: str = "answer"  # "answer" | "hang" | "drop" | "chunked" | "gzip" | "hold"
-    hold: Hold | None = None  # for "hold"
-
-
-class FakeAPI:
-    """A loopback server that records requests and answers from a queue of replies."""
-
-    def __init__(self) -> None:
-        self.requests: list[Captured] = []
-        self.replies: deque[Reply] = deque()
-        self.base_url = ""
-        self._server: TestServer | None = None
-        self._forever = asyncio.Event()
-
-    def reply(
-        self,
-        status: int = 200,
-        json_body: Any = None,
-        *,
-        text: str | None = None,
-        headers: dict[str, str] | None = None,
-        content_type: str = "application/json",
-        times: int = 1,
-    ) -> None:
-        """Queue ``times`` identical answers."""
-        body = text if text is not None else ("" if json_body is None else json.dumps(json_body))
-        for _ in range(times):
-            self.replies.append(Reply(status, body, dict(headers or {}), content_type))
-
-    def hang(self) -> None:
-        """Queue an answer that never comes (for timeouts)."""
-        self.replies.append(Reply(action="hang"))
-
-    def drop(self) -> None:
-        """Queue a connection dropped before any answer."""
-        self.replies.append(Reply(action="drop"))
-
-    def hold(self, status: int = 200, json_body: Any = None) -> Hold:
-        """Queue an answer sent only once the returned hold is released."""
-        hold = Hold()
-        body = "" if json_body is None else json.dumps(json_body)
-        self.replies.append(Reply(status, body, action="hold", hold=hold))
-        return hold
-
-    def stream(self, body: bytes, *, gzip_encoded: bool = False) -> None:
-        """Queue a 200 sent in chunks without a Content-Length (compressed if asked)."""
-        action = "gzip" if gzip_encoded else "chunked"
-        self.replies.append(Reply(200, body.decode("latin-1"), action=action))
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.requests.append(
-            Captured(
-                method=request.method,
-                raw_path=request.raw_path.partition("?")[0],
-                path=request.path,
-                query=dict(request.query),
-                headers=dict(request.headers),
-                body=body,
-            )
-        )
-        if not self.replies:
-            return web.Response(status=418, text="the test queued no reply for this request")
-        reply = self.replies.popleft()
-        if reply.action == "hang":
-            await self._forever.wait()
-        if reply.action == "drop":
-            assert request.transport is not None
-            request.transport.abort()
-            await self._forever.wait()
-        if reply.action == "hold":
-            assert reply.hold is not None
-            reply.hold.arrived.set()
-            await reply.hold.release.wait()
-        if reply.action in ("chunked", "gzip"):
-            payload = reply.body.encode("latin-1")
-            headers = {"Content-Type": reply.content_type}
-            if reply.action == "gzip":
-                payload = gzip.compress(payload)
-                headers["Content-Encoding"] = "gzip"
-            stream = web.StreamResponse(status=reply.status, headers=headers)
-            stream.enable_chunked_encoding()
-            await stream.prepare(request)
-            for start in range(0, len(payload), 65536):
-                await stream.write(payload[start : start + 65536])
-            await stream.write_eof()
-            return stream
-        if reply.status == 204:
-            return web.Response(status=204, headers=reply.headers)
-        return web.Response(
-            status=reply.status,
-            text=reply.body,
-            headers=reply.headers,
-            content_type=reply.content_type,
-        )
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
-        self.base_url = str(self._server.make_url(BASE_PATH))
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-
-class SleepRecorder:
-    """An injectable ``sleep`` that records each delay and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 def refused_url() -> str:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from wamanager import WhatsAppManager
+from wamanager.testing import FakeAPI, SleepRecorder
 
-from ._support import FakeAPI, SleepRecorder, client_for
+from ._support import client_for
 
 
 @pytest.fixture

@@ -31,8 +31,9 @@ from wamanager._models import (
     VerifyRequest,
 )
 from wamanager._rules import PROFILE_LIMITS, problems, validate
+from wamanager.testing import FakeAPI
 
-from ._support import DEP, FakeAPI, deployment_request, load_spec
+from ._support import DEP, deployment_request, load_spec
 
 
 def _fields(obj: Any) -> list[str]:

@@ -46,18 +46,16 @@ from wamanager import (
     Vertical,
     WhatsAppManager,
 )
+from wamanager.testing import BASE_PATH, FakeAPI, RecordedRequest
 
 from ._support import (
     API_KEY,
     API_SECRET,
-    BASE_PATH,
     DEP,
     OPS,
     PACK,
     PATCHED_SPEC_PATH,
     SPEC_PATH,
-    Captured,
-    FakeAPI,
     deployment_request,
     load_spec,
     resolve,
@@ -119,7 +117,7 @@ def _operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
     raise AssertionError(f"no adapted spec operation for {method} {path}")
 
 
-def check_query(spec: dict[str, Any], sent: Captured) -> None:
+def check_query(spec: dict[str, Any], sent: RecordedRequest) -> None:
     """Fail on a query parameter the matched operation does not declare."""
     operation = _operation(spec, sent.method, sent.raw_path.removeprefix(BASE_PATH))
     declared = {
@@ -130,7 +128,7 @@ def check_query(spec: dict[str, Any], sent: Captured) -> None:
     assert set(sent.query) <= declared, f"undeclared query {set(sent.query) - declared}"
 
 
-def to_openapi_request(sent: Captured) -> MockRequest:
+def to_openapi_request(sent: RecordedRequest) -> MockRequest:
     """The captured request as openapi-core sees one, addressed to the spec's server."""
     return MockRequest(
         SPEC_HOST,
@@ -174,7 +172,7 @@ def _auth(kind: str, pem: bytes) -> Auth:
     return BearerToken("minted-elsewhere")
 
 
-def validate(openapi: OpenAPI, spec: dict[str, Any], sent: Captured) -> None:
+def validate(openapi: OpenAPI, spec: dict[str, Any], sent: RecordedRequest) -> None:
     """Validate one captured request: openapi-core, then the declared-query check."""
     openapi.validate_request(to_openapi_request(sent))
     check_query(spec, sent)
@@ -337,22 +335,22 @@ async def test_first_party_packs_request_is_the_odd_spec_key(
 
 
 @pytest.fixture
-async def valid_create(api: FakeAPI, client: WhatsAppManager) -> Captured:
+async def valid_create(api: FakeAPI, client: WhatsAppManager) -> RecordedRequest:
     """A captured, valid create-deployment request."""
     api.reply(202, {"deployment_id": DEP})
     await client.deployments.create(deployment_request())
     return api.requests[0]
 
 
-def _with(sent: Captured, **changes: Any) -> Captured:
+def _with(sent: RecordedRequest, **changes: Any) -> RecordedRequest:
     fields = {f: getattr(sent, f) for f in ("method", "raw_path", "path", "query", "headers")}
     fields["body"] = sent.body
     fields.update(changes)
-    return Captured(**fields)
+    return RecordedRequest(**fields)
 
 
 def test_validator_rejects_missing_authorization(
-    valid_create: Captured, openapi: OpenAPI, spec: dict[str, Any]
+    valid_create: RecordedRequest, openapi: OpenAPI, spec: dict[str, Any]
 ) -> None:
     """A request without an Authorization header fails security validation."""
     headers = {k: v for k, v in valid_create.headers.items() if k != "Authorization"}
@@ -361,7 +359,7 @@ def test_validator_rejects_missing_authorization(
 
 
 def test_validator_rejects_unknown_auth_scheme(
-    valid_create: Captured, openapi: OpenAPI, spec: dict[str, Any]
+    valid_create: RecordedRequest, openapi: OpenAPI, spec: dict[str, Any]
 ) -> None:
     """A request with an Authorization scheme the spec does not declare fails."""
     headers = {**valid_create.headers, "Authorization": "Token abc"}
@@ -379,7 +377,7 @@ def test_validator_rejects_unknown_auth_scheme(
     ids=["bad-enum", "missing-required"],
 )
 def test_validator_rejects_bad_bodies(
-    body: bytes, valid_create: Captured, openapi: OpenAPI, spec: dict[str, Any]
+    body: bytes, valid_create: RecordedRequest, openapi: OpenAPI, spec: dict[str, Any]
 ) -> None:
     """A body outside the schema (bad enum, missing required field) fails validation."""
     with pytest.raises(Exception, match=r"(?i)body"):
@@ -387,7 +385,7 @@ def test_validator_rejects_bad_bodies(
 
 
 def test_validator_rejects_unknown_path(
-    valid_create: Captured, openapi: OpenAPI, spec: dict[str, Any]
+    valid_create: RecordedRequest, openapi: OpenAPI, spec: dict[str, Any]
 ) -> None:
     """A path the spec does not have fails."""
     with pytest.raises(Exception, match=r"(?i)path"):
@@ -396,7 +394,9 @@ def test_validator_rejects_unknown_path(
         )
 
 
-def test_query_check_rejects_undeclared_query(valid_create: Captured, spec: dict[str, Any]) -> None:
+def test_query_check_rejects_undeclared_query(
+    valid_create: RecordedRequest, spec: dict[str, Any]
+) -> None:
     """A query parameter the operation does not declare fails the query check."""
     with pytest.raises(AssertionError, match="undeclared query"):
         check_query(spec, _with(valid_create, query={"namespace": "whatsapp"}))

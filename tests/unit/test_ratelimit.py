@@ -21,8 +21,7 @@ from wamanager._rate_control import (
     rate_after_throttle,
     slow_start_rate,
 )
-
-from ._support import SleepRecorder
+from wamanager.testing import SleepRecorder
 
 CONTROL = RateControl()
 

@@ -28,17 +28,9 @@ from wamanager import (
     VerificationFailed,
     WhatsAppManager,
 )
+from wamanager.testing import BASE_PATH, FakeAPI
 
-from ._support import (
-    BASE_PATH,
-    DEP,
-    EXISTING,
-    OPS,
-    FakeAPI,
-    load_spec,
-    problem_from_schema,
-    spec_operations,
-)
+from ._support import DEP, EXISTING, OPS, load_spec, problem_from_schema, spec_operations
 
 SPEC = load_spec()
 SPEC_OPS = spec_operations(SPEC)

@@ -36,8 +36,9 @@ from wamanager._retry import (
     throttle_wait,
     within_throttle_budget,
 )
+from wamanager.testing import FakeAPI, SleepRecorder
 
-from ._support import DEP, EXISTING, OPS, FakeAPI, SleepRecorder, deployment_request, refused_url
+from ._support import DEP, EXISTING, OPS, deployment_request, refused_url
 
 # --- should_retry ------------------------------------------------------------------------
 

@@ -25,13 +25,12 @@ from wamanager import (
     WhatsAppManager,
 )
 from wamanager._models import VerifyRequest
+from wamanager.testing import FakeAPI, SleepRecorder
 
 from ._support import (
     API_KEY,
     API_SECRET,
     DEP,
-    FakeAPI,
-    SleepRecorder,
     client_for,
     deployment_request,
     load_spec,

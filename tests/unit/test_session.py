@@ -32,15 +32,9 @@ from wamanager import (
 from wamanager._connection import USER_AGENT, RequestSlots
 from wamanager._failures import classify, transport_error
 from wamanager._retry import Failure
+from wamanager.testing import BASE_PATH, FakeAPI, SleepRecorder
 
-from ._support import (
-    BASE_PATH,
-    DEP,
-    FakeAPI,
-    SleepRecorder,
-    load_spec,
-    refused_url,
-)
+from ._support import DEP, load_spec, refused_url
 
 # --- headers and URLs --------------------------------------------------------------------
 

@@ -1,13 +1,11 @@
 """The watcher's loop without a server: a scripted poll, fake OTP calls and an injected clock.
 
-No test here waits for real time: every wait goes through :class:`FakeClock`, which moves
+No test here waits for real time: every wait goes through :class:`VirtualClock`, which moves
 its time forward by what was asked and returns at once.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,48 +38,10 @@ from wamanager import (
 )
 from wamanager._clock import Clock
 from wamanager._models import CurrentState
+from wamanager.testing import VirtualClock
 
 S = DeploymentState
 POLICY = PollPolicy(interval=1.0, jitter=0)
-
-
-class FakeClock:
-    """Virtual time shared by concurrent sleepers (trio's autojump clock, simplified).
-
-    A sleep registers its deadline; the earliest sleeper moves the time to its deadline once
-    the other tasks have had a few turns to run, then wakes. So the watcher's poll loop, its
-    deadline timer and the delivery task all see one consistent time, and no real time passes.
-    """
-
-    _TURNS = 5
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.time = start
-        self._sleepers: list[tuple[float, int]] = []
-        self._seq = itertools.count()
-        self._moved = anyio.Event()
-
-    def now(self) -> float:
-        return self.time
-
-    async def sleep(self, seconds: float) -> None:
-        entry = (self.time + max(seconds, 0.0), next(self._seq))
-        heapq.heappush(self._sleepers, entry)
-        try:
-            while True:
-                for _ in range(self._TURNS):
-                    await anyio.lowlevel.checkpoint()
-                if self._sleepers[0] == entry:
-                    heapq.heappop(self._sleepers)
-                    self.time = max(self.time, entry[0])
-                    return
-                await self._moved.wait()
-        finally:
-            if entry in self._sleepers:  # cancelled
-                self._sleepers.remove(entry)
-                heapq.heapify(self._sleepers)
-            self._moved.set()
-            self._moved = anyio.Event()
 
 
 def snapshot(state: DeploymentState | str) -> Deployment:
@@ -129,7 +89,7 @@ class Remote:
         return None
 
 
-def watcher(remote: Remote, clock: FakeClock, **kwargs: Any) -> DeploymentWatcher:
+def watcher(remote: Remote, clock: VirtualClock, **kwargs: Any) -> DeploymentWatcher:
     """A watcher of ``d1`` polling ``remote`` on ``clock``."""
     kwargs.setdefault("policy", POLICY)
     return DeploymentWatcher(
@@ -169,7 +129,7 @@ async def codes(*values: str | None) -> Any:
 
 async def test_waits_are_measured_on_the_injected_clock() -> None:
     """Every wait of a watch goes through the clock: no real time passes."""
-    clock = FakeClock()
+    clock = VirtualClock()
     remote = Remote([S.INITIALIZING, S.CREATING_CLUSTER, S.CLUSTER_CREATED, S.READY])
     with anyio.fail_after(5):
         result = await watcher(remote, clock).result()
@@ -180,7 +140,7 @@ async def test_waits_are_measured_on_the_injected_clock() -> None:
 
 async def test_resend_goes_by_the_deployments_own_method() -> None:
     """Without fallback_to_voice a voice deployment's code is resent by voice, not SMS."""
-    clock = FakeClock()
+    clock = VirtualClock()
     remote = Remote([S.CODE_SENT] * 10)
     w = watcher(
         remote,
@@ -198,7 +158,7 @@ async def test_resend_goes_by_the_deployments_own_method() -> None:
 
 async def test_resend_without_a_known_method_lets_the_api_choose() -> None:
     """A watcher that does not know the method sends none (the API uses the deployment's)."""
-    clock = FakeClock()
+    clock = VirtualClock()
     remote = Remote([S.CODE_SENT] * 10)
     w = watcher(
         remote, clock, otp=await codes(None), otp_policy=OTPPolicy(resend_after=3, max_resends=1)
@@ -213,7 +173,7 @@ async def test_fallback_to_voice_resends_by_voice() -> None:
     remote = Remote([S.CODE_SENT] * 10)
     w = watcher(
         remote,
-        FakeClock(),
+        VirtualClock(),
         otp=await codes(None),
         otp_policy=OTPPolicy(resend_after=3, max_resends=1, fallback_to_voice=True),
         method="sms",
@@ -225,7 +185,7 @@ async def test_fallback_to_voice_resends_by_voice() -> None:
 
 async def test_an_otp_429_delays_only_the_otp_step() -> None:
     """A 429 on resend-otp cools the OTP step for Retry-After; polling goes on meanwhile."""
-    clock = FakeClock()
+    clock = VirtualClock()
     remote = Remote([S.CODE_SENT] * 40)
     remote.resend_errors = [throttled(10.0)]
     w = watcher(
@@ -245,7 +205,7 @@ async def test_an_otp_429_delays_only_the_otp_step() -> None:
 
 async def test_an_otp_retry_after_is_capped() -> None:
     """A 429 asking for 999,999 s holds the OTP step for max_retry_after (60 s) at most."""
-    clock = FakeClock()
+    clock = VirtualClock()
     remote = Remote([S.CODE_SENT] * 100)
     remote.verify_errors = [throttled(999999.0)]
     w = watcher(remote, clock, otp=await codes("123456"))
@@ -259,7 +219,7 @@ async def test_poll_failed_attempt_counts_consecutive_otp_failures() -> None:
     """PollFailed.attempt counts OTP failures in a row (1, 2, 3), not always 1."""
     remote = Remote([S.CODE_SENT] * 10)
     remote.verify_errors = [ResendConflict(409), ResendConflict(409), ResendConflict(409)]
-    w = watcher(remote, FakeClock(), otp=await codes("123456"))
+    w = watcher(remote, VirtualClock(), otp=await codes("123456"))
     events = collect(w)
     await w.result()
     assert [e.attempt for e in events if isinstance(e, PollFailed)] == [1, 2, 3]
@@ -271,7 +231,7 @@ async def test_a_resend_with_a_malformed_202_body_still_counts() -> None:
     remote.resend_errors = [UnexpectedResponse("cut short", status=202)]
     w = watcher(
         remote,
-        FakeClock(),
+        VirtualClock(),
         otp=await codes(None),
         otp_policy=OTPPolicy(resend_after=3, max_resends=1),
     )
@@ -286,7 +246,7 @@ async def test_a_verify_with_a_malformed_201_body_counts_as_verified() -> None:
     """A verify answered 201 with a body that does not parse was accepted."""
     remote = Remote([S.CODE_SENT, S.CODE_SENT, S.CODE_VERIFIED, S.READY])
     remote.verify_errors = [UnexpectedResponse("cut short", status=201)]
-    w = watcher(remote, FakeClock(), otp=await codes("123456"))
+    w = watcher(remote, VirtualClock(), otp=await codes("123456"))
     events = collect(w)
     assert (await w.result()).state is S.READY
     assert sum(isinstance(e, CodeVerified) for e in events) == 1
@@ -300,7 +260,7 @@ async def test_rejections_then_give_up_with_the_last_rejection() -> None:
     remote.verify_errors = [rejection(), last]
     w = watcher(
         remote,
-        FakeClock(),
+        VirtualClock(),
         otp=await codes("1", "2", "3"),
         otp_policy=OTPPolicy(max_verify_attempts=2),
     )
@@ -324,7 +284,7 @@ async def test_progress_hook_sees_intent_before_each_otp_call() -> None:
 
     w = watcher(
         remote,
-        FakeClock(),
+        VirtualClock(),
         otp=await codes(None, None, None, None, "42"),
         otp_policy=OTPPolicy(resend_after=3, max_resends=2),
         on_progress=record,
@@ -338,7 +298,7 @@ async def test_progress_hook_sees_intent_before_each_otp_call() -> None:
 
 async def test_a_resumed_progress_continues_the_resend_timer() -> None:
     """A watch resumed from a journal keeps the code's age and counts: no fresh 300 s wait."""
-    clock = FakeClock(start=1000.0)
+    clock = VirtualClock(start=1000.0)
     remote = Remote([S.CODE_SENT] * 10)
     progress = OTPProgress(codes_requested=1, resends=1, code_since=750.0)
     w = watcher(
@@ -365,7 +325,7 @@ async def test_a_slow_callback_never_delays_polls() -> None:
         await release.wait()
         delivered.append(event)
 
-    w = watcher(remote, FakeClock())
+    w = watcher(remote, VirtualClock())
     w.on(Event, slow)
     async with anyio.create_task_group() as tg, w:
         with anyio.fail_after(5):
@@ -382,7 +342,7 @@ async def test_a_slow_callback_never_delays_polls() -> None:
 async def test_a_full_event_buffer_never_delays_polls() -> None:
     """An iterator nobody reads (buffer of 1) fills up; the watch still reaches READY."""
     remote = Remote([S.INITIALIZING, S.CREATING_CLUSTER, S.CLUSTER_CREATED, S.CODE_SENT, S.READY])
-    w = watcher(remote, FakeClock(), buffer_size=1)
+    w = watcher(remote, VirtualClock(), buffer_size=1)
     async with w:
         stream = w.events()
         with anyio.fail_after(5):
@@ -397,7 +357,7 @@ async def test_a_full_event_buffer_never_delays_polls() -> None:
 async def test_wait_for_works_while_another_task_awaits_the_result() -> None:
     """wait_for() needs no `async with`: it works beside `await watcher.result()`."""
     remote = Remote([S.INITIALIZING, S.CREATING_CLUSTER, S.CODE_SENT, S.CODE_VERIFIED, S.READY])
-    w = watcher(remote, FakeClock())
+    w = watcher(remote, VirtualClock())
     seen: list[Deployment] = []
 
     async def wait() -> None:
@@ -412,7 +372,7 @@ async def test_wait_for_works_while_another_task_awaits_the_result() -> None:
 
 async def test_the_deadline_runs_on_the_injected_clock() -> None:
     """PollPolicy.deadline is measured on the watcher's clock (sandbox or fake time)."""
-    clock = FakeClock()
+    clock = VirtualClock()
     remote = Remote([S.CREATING_CLUSTER] * 1000)
     w = watcher(remote, clock, policy=PollPolicy(interval=10.0, jitter=0, deadline=95.0))
     with anyio.fail_after(5), pytest.raises(WatchTimeout, match="not READY within 95s"):

@@ -1,4 +1,4 @@
-"""pytest fixtures for testing code that uses wamanager, against a local sandbox.
+"""Testing helpers: pytest fixtures on a local sandbox, and fakes for tests without one.
 
 Registered as a pytest plugin (entry point ``pytest11``), so installing wamanager makes
 these fixtures available everywhere; nothing to import. Their names carry a ``wamanager_``
@@ -14,11 +14,19 @@ prefix so that they never collide with another plugin's:
 
 :func:`sandbox_client` builds such a client for any running sandbox (``run_sandbox(...)``).
 
+For unit tests that need no sandbox, the module also ships fakes:
+
+* :class:`FakeAPI` — a loopback server that records every request and answers queued
+  :class:`Reply` objects or a handler's (``FakeAPI(handler)``, like httpx's ``MockTransport``).
+* :class:`SleepRecorder` — a ``sleep=`` for the client that records delays and returns at once.
+* :class:`VirtualClock` — a ``clock=`` for watchers whose time jumps to the next deadline.
+
 The fixtures are async: they need pytest-asyncio. Under its default *strict* mode, mark the
 tests that use them with ``@pytest.mark.asyncio`` (or set ``asyncio_mode = "auto"``).
 
-Loading the plugin imports nothing but pytest: the sandbox and the client are imported when
-a fixture is first used, so installing wamanager costs other projects' test runs nothing.
+Loading the plugin imports nothing but pytest: the sandbox, the client and aiohttp's server
+are imported when a fixture or a fake is first used, so installing wamanager costs other
+projects' test runs nothing.
 """
 
 from __future__ import annotations
@@ -28,11 +36,27 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from ._client import WhatsAppManager
-    from .sandbox import SandboxConfig, SandboxHandle
+from ._fake_api import BASE_PATH, FakeAPI, Handler, Hold, RecordedRequest, Reply
+from ._time import SleepRecorder, VirtualClock
 
-__all__ = ["sandbox_client", "wamanager_client", "wamanager_sandbox", "wamanager_sandbox_config"]
+if TYPE_CHECKING:
+    from .._client import WhatsAppManager
+    from ..sandbox import SandboxConfig, SandboxHandle
+
+__all__ = [
+    "BASE_PATH",
+    "FakeAPI",
+    "Handler",
+    "Hold",
+    "RecordedRequest",
+    "Reply",
+    "SleepRecorder",
+    "VirtualClock",
+    "sandbox_client",
+    "wamanager_client",
+    "wamanager_sandbox",
+    "wamanager_sandbox_config",
+]
 
 try:
     from pytest_asyncio import fixture as _async_fixture
@@ -64,8 +88,8 @@ def sandbox_client(handle: SandboxHandle, **client_kwargs: Any) -> WhatsAppManag
     given its own applications (the handle then knows no private key): build the client
     with your key instead.
     """
-    from ._auth import JWTAuth
-    from ._client import WhatsAppManager
+    from .._auth import JWTAuth
+    from .._client import WhatsAppManager
 
     if "auth" not in client_kwargs:
         if handle.private_key_pem is None:
@@ -73,7 +97,7 @@ def sandbox_client(handle: SandboxHandle, **client_kwargs: Any) -> WhatsAppManag
                 "the sandbox has no generated application key; pass auth=JWTAuth(...)"
             )
         client_kwargs["auth"] = JWTAuth(handle.application_id, handle.private_key_pem)
-    from .sandbox import ManualClock
+    from ..sandbox import ManualClock
 
     if not isinstance(handle.clock, ManualClock):
         client_kwargs.setdefault("clock", handle.clock)
@@ -87,7 +111,7 @@ FAST_SPEED = 600.0
 @pytest.fixture
 def wamanager_sandbox_config() -> SandboxConfig:
     """The configuration of the ``wamanager_sandbox`` fixture; override to change it."""
-    from .sandbox import SandboxConfig
+    from ..sandbox import SandboxConfig
 
     return SandboxConfig(speed=FAST_SPEED)
 
@@ -97,7 +121,7 @@ async def wamanager_sandbox(
     wamanager_sandbox_config: SandboxConfig,
 ) -> AsyncIterator[SandboxHandle]:
     """A sandbox served on a free loopback port for the duration of one test."""
-    from .sandbox import run_sandbox
+    from ..sandbox import run_sandbox
 
     async with run_sandbox(wamanager_sandbox_config) as handle:
         yield handle
