@@ -1,8 +1,9 @@
-"""Fixtures for this project's own tests: short names and the hygiene check.
+"""Fixtures for this project's own tests: short names, the fake API, and the hygiene check.
 
 The plugin's fixtures carry a ``wamanager_`` prefix (so they never collide with another
 plugin's); the tests here use them under shorter names. Override ``wamanager_sandbox_config``
-to change the sandbox a test module runs.
+to change the sandbox a test module runs. Tests without a sandbox use ``api`` (a
+:class:`~wamanager.testing.FakeAPI`), ``sleeps`` and ``client`` / ``make_client``.
 
 Every test also runs under ``_nothing_left_open``: a test that leaves an aiohttp client
 session, connector, server runner or task behind fails; and ResourceWarning is an error
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from wamanager import WhatsAppManager
 from wamanager.sandbox import SandboxHandle
+from wamanager.testing import FakeAPI, SleepRecorder
 
 pytest_plugins = ["pytester"]
 
@@ -36,6 +38,45 @@ def sandbox(wamanager_sandbox: SandboxHandle) -> SandboxHandle:
 def wam(wamanager_client: WhatsAppManager) -> WhatsAppManager:
     """A client bound to the test's sandbox with JWT auth (``wamanager_client``)."""
     return wamanager_client
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeAPI]:
+    """A fake API server on 127.0.0.1 that records requests and answers queued replies."""
+    async with FakeAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    """An injectable sleep that records delays instead of waiting."""
+    return SleepRecorder()
+
+
+@pytest.fixture
+async def make_client(
+    api: FakeAPI, sleeps: SleepRecorder
+) -> AsyncIterator[Callable[..., WhatsAppManager]]:
+    """A factory of clients bound to the fake; every client made is closed afterwards."""
+    # Imported here: tests/test_hygiene.py runs this file alone, without the support module.
+    from ._support import client_for
+
+    made: list[WhatsAppManager] = []
+
+    def make(**kwargs: Any) -> WhatsAppManager:
+        client = client_for(api, sleeps, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., WhatsAppManager]) -> WhatsAppManager:
+    """A client bound to the fake, with the default retry policy."""
+    return make_client()
 
 
 # --- hygiene: nothing a test opens outlives it ---------------------------------------------

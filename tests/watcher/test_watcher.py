@@ -63,7 +63,7 @@ def wamanager_sandbox_config() -> SandboxConfig:
         ),
         resend_cooldown=1.0,
         # The watchers run on sandbox time (600x): their real request rate is far above the
-        # account limit, which these tests are not about (tests/integration/test_rate_control).
+        # account limit, which these tests are not about (tests/test_rate_control.py).
         rate_limit=None,
     )
 

@@ -6,7 +6,7 @@ import inspect
 
 from wamanager import BasicAuth, WhatsAppManager
 
-from ._support import OPS, load_spec, spec_operations
+from .._support import OPS, load_spec, spec_operations
 
 #: Every spec operationId → (resource group attribute, method) on WhatsAppManager.
 #: A new operation in the spec fails the test below until it is mapped (and implemented).

@@ -48,7 +48,7 @@ from wamanager import (
 )
 from wamanager.testing import BASE_PATH, FakeAPI, RecordedRequest
 
-from ._support import (
+from .._support import (
     API_KEY,
     API_SECRET,
     DEP,

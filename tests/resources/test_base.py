@@ -1,4 +1,5 @@
-"""Every operation: the request it sends, how it parses success, how it maps every error."""
+"""The request helper every resource method is over: for every operation, the request it
+sends, how it parses success, how it maps every error, and what it refuses before sending."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import wamanager
 from wamanager import (
     APIError,
     Conflict,
-    DeploymentState,
     Forbidden,
     InvalidJSON,
     InvalidParameter,
@@ -30,7 +30,7 @@ from wamanager import (
 )
 from wamanager.testing import BASE_PATH, FakeAPI
 
-from ._support import DEP, EXISTING, OPS, load_spec, problem_from_schema, spec_operations
+from .._support import DEP, OPS, load_spec, problem_from_schema, spec_operations
 
 SPEC = load_spec()
 SPEC_OPS = spec_operations(SPEC)
@@ -134,56 +134,6 @@ async def test_spec_error_maps_to_class(
     assert len(api.requests) == 1
 
 
-async def test_number_in_use_carries_existing_deployment_id(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """409 #number-in-use on create parses the existing deployment's id from the detail."""
-    body = problem_from_schema(SPEC, {"$ref": "#/components/schemas/ErrorConflictCreateDeployment"})
-    assert body["detail"] == f"Active deployment already exists with id {EXISTING}"
-    api.reply(409, body)
-    with pytest.raises(NumberInUse) as caught:
-        await OPS["createDeployment"].call(client)
-    assert caught.value.existing_deployment_id == EXISTING
-    assert isinstance(caught.value, Conflict)
-
-
-async def test_number_in_use_without_an_id_gives_none(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """A #number-in-use detail that names no uuid leaves existing_deployment_id None."""
-    api.reply(409, {"type": "https://x/y#number-in-use", "title": "Number already in use"})
-    with pytest.raises(NumberInUse) as caught:
-        await OPS["createDeployment"].call(client)
-    assert caught.value.existing_deployment_id is None
-
-
-async def test_invalid_parameters_on_profile_update_are_parsed(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """422 #unprocessable-profile-update exposes each invalid parameter and names it in str()."""
-    api.reply(
-        422,
-        {
-            "type": "https://developer.vonage.com/api-errors/whatsapp-provisioning#unprocessable-profile-update",
-            "title": "Unprocessable Entity",
-            "detail": "Invalid profile",
-            "instance": "trace-1",
-            "invalid_parameters": [
-                {"name": "email", "reason": "Email format invalid"},
-                {"name": "about", "reason": "Too long"},
-            ],
-        },
-    )
-    with pytest.raises(InvalidParameters) as caught:
-        await OPS["updateProfile"].call(client)
-    assert [(p.name, p.reason) for p in caught.value.invalid_parameters] == [
-        ("email", "Email format invalid"),
-        ("about", "Too long"),
-    ]
-    assert "email: Email format invalid" in str(caught.value)
-    assert "instance=trace-1" in str(caught.value)
-
-
 @pytest.mark.parametrize("op_id", sorted(OPS))
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_server_errors_map_to_server_error(
@@ -262,35 +212,6 @@ async def test_unlisted_client_error_is_a_plain_api_error(
     assert caught.value.status == 410
 
 
-@pytest.mark.parametrize("state", ["PAUSED", "MIGRATING_TO_CLOUD_API"], ids=["paused", "migrating"])
-async def test_unknown_state_title_is_kept(
-    state: str, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """An unknown current_state.title parses, keeps its raw string and is not terminal."""
-    api.reply(200, {"deployment_id": DEP, "current_state": {"title": state}, "meta": {"x": 1}})
-    deployment = await client.deployments.get(DEP)
-    assert deployment.state == state
-    assert str(deployment.state) == state
-    assert deployment.state is DeploymentState(state)
-    assert deployment.state.is_known is False
-    assert deployment.state.is_terminal is False
-
-
-def test_unknown_state_lookup_is_unknown() -> None:
-    """DeploymentState("PAUSED") never raises and reports is_known False."""
-    assert DeploymentState("PAUSED").is_known is False
-    assert DeploymentState("READY").is_known is True
-
-
-async def test_deployment_without_current_state_parses(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """A deployment body with only its id parses, with state and detail None."""
-    api.reply(200, {"deployment_id": DEP})
-    deployment = await client.deployments.get(DEP)
-    assert (deployment.state, deployment.detail, deployment.waba_id) == (None, None, None)
-
-
 @pytest.mark.parametrize(
     ("op_id", "body"),
     [
@@ -325,71 +246,9 @@ async def test_success_with_non_json_body_raises_unexpected_response(
     assert caught.value.body == "<html>proxy</html>"
 
 
-async def test_delete_sticker_without_body_returns_none(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """Deleting a sticker that answers 204 (no echo) returns None."""
-    api.reply(204)
-    assert await OPS["deleteStickerByIndex"].call(client) is None
-
-
-@pytest.mark.parametrize(
-    ("call", "raw_path"),
-    [
-        pytest.param(
-            lambda c: c.stickers.list(DEP, "wa-pack", namespace="whatsapp"),
-            f"/deployments/{DEP}/stickerpacks/wa-pack/stickers",
-            id="list",
-        ),
-        pytest.param(
-            lambda c: c.stickers.get(DEP, "wa-pack", "3", namespace="whatsapp"),
-            f"/deployments/{DEP}/stickerpacks/wa-pack/stickers/3",
-            id="get",
-        ),
-    ],
-)
-async def test_first_party_namespace_on_sticker_paths(
-    call: Any, raw_path: str, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """namespace="whatsapp" on the sticker paths is sent as a query parameter."""
-    api.reply(200, {"stickers": [{"index": "3", "id": "m", "image_data_id": "i"}]})
-    await call(client)
-    assert api.requests[0].raw_path == BASE_PATH + raw_path
-    assert api.requests[0].query == {"namespace": "whatsapp"}
-
-
-@pytest.mark.parametrize("namespace", ["", 5])
-async def test_bad_namespace_is_rejected_before_sending(
-    namespace: Any, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """An empty or non-string namespace raises ValidationError and sends nothing."""
-    with pytest.raises(wamanager.ValidationError) as caught:
-        await client.stickerpacks.list(DEP, namespace=namespace)
-    assert caught.value.fields == ("namespace",)
-    assert api.requests == []
-
-
 async def test_resource_groups_repr_names_base_url(client: WhatsAppManager) -> None:
     """A resource group's repr names its class and the API root (and nothing secret)."""
     assert repr(client.otp) == f"<OTP of {client.base_url}>"
-
-
-@pytest.mark.parametrize(
-    ("emojis", "sent"),
-    [
-        ("👍🏽", ["👍🏽"]),
-        (["🇬🇧", "👨‍👩‍👧"], ["🇬🇧", "👨‍👩‍👧"]),
-        (iter(["🐥"]), ["🐥"]),
-    ],
-    ids=["lone-string", "list", "iterator"],
-)
-async def test_sticker_emojis_are_sent_whole(
-    emojis: Any, sent: list[str], api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """Emojis made of several code points, or given as one string, are sent unsplit."""
-    api.reply(200, {"stickers": [{"index": "1"}]})
-    await client.stickers.create(DEP, "pack", "media", emojis)
-    assert api.requests[0].json["emojis"] == sent
 
 
 @pytest.mark.parametrize(
@@ -406,35 +265,6 @@ async def test_unexpected_response_carries_the_status_received(
     assert caught.value.status == status
 
 
-async def test_empty_pack_list_names_the_status(api: FakeAPI, client: WhatsAppManager) -> None:
-    """A create-pack answer holding no pack raises UnexpectedResponse with its own status."""
-    api.reply(201, {"stickerpacks": []})
-    with pytest.raises(UnexpectedResponse) as caught:
-        await OPS["createStickerpacks"].call(client)
-    assert caught.value.status == 201
-
-
-@pytest.mark.parametrize("op_id", ["updateProfile", "updateProfilePhoto"])
-@pytest.mark.parametrize("failure", ["503", "drop", "malformed"])
-async def test_profile_and_photo_updates_are_retried_like_a_get(
-    op_id: str, failure: str, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """PATCH profile and POST photo are replay-safe: retried after a 5xx, a dropped
-    connection or a cut-short body, with the same body."""
-    op = OPS[op_id]
-    if failure == "503":
-        api.reply(503)
-    elif failure == "drop":
-        api.drop()
-        api.drop()  # aiohttp itself resends an idempotent PATCH once after a drop
-    else:
-        api.reply(op.status, text='{"image_url": "https://ww', content_type="application/json")
-    api.reply(op.status, op.body)
-    op.check(await op.call(client))
-    assert len({r.body for r in api.requests}) == 1
-    assert api.requests[-1].method == op.http_method
-
-
 @pytest.mark.parametrize(
     ("call", "field"),
     [
@@ -449,15 +279,4 @@ async def test_wrong_argument_types_raise_validation_error(
     with pytest.raises(wamanager.ValidationError) as caught:
         await call(client)
     assert caught.value.fields == (field,)
-    assert api.requests == []
-
-
-@pytest.mark.parametrize("namespace", ["what\nsapp", "\ud800"])
-async def test_unsendable_namespace_is_rejected(
-    namespace: str, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """A namespace with a control character or a lone surrogate raises ValidationError."""
-    with pytest.raises(wamanager.ValidationError) as caught:
-        await client.stickers.list(DEP, "pack", namespace=namespace)
-    assert caught.value.fields == ("namespace",)
     assert api.requests == []

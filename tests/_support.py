@@ -28,7 +28,7 @@ from wamanager import (
 from wamanager.testing import BASE_PATH, FakeAPI, SleepRecorder
 
 #: The spec files kept in the repository (see spec/README.md).
-SPEC_DIR = Path(__file__).parents[2] / "spec"
+SPEC_DIR = Path(__file__).parents[1] / "spec"
 SPEC_PATH = SPEC_DIR / "whatsapp-provisioning.yml"
 PATCHED_SPEC_PATH = SPEC_DIR / "whatsapp-provisioning.patched.yml"
 API_KEY = "abcd1234"

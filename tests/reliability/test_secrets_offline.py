@@ -27,7 +27,7 @@ from wamanager import (
 from wamanager._models import VerifyRequest
 from wamanager.testing import FakeAPI, SleepRecorder
 
-from ._support import (
+from .._support import (
     API_KEY,
     API_SECRET,
     DEP,
