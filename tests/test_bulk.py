@@ -29,7 +29,7 @@ from wamanager._clock import SYSTEM_CLOCK
 from wamanager.sandbox import SandboxConfig, SandboxHandle, Scenario, run_sandbox
 from wamanager.testing import sandbox_client
 
-from .watcher._served import Gate, SandboxTime, client, gated_sandbox
+from ._served import Gate, SandboxTime, client, gated_sandbox
 
 S = DeploymentState
 # Polls every 2 sandbox seconds: a deployment reaches READY in ~170 sandbox seconds.

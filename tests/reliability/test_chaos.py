@@ -61,7 +61,7 @@ from wamanager._provisioning import PROVISION_RETRIES
 from wamanager._states import DeploymentState as S
 from wamanager.sandbox import FaultConfig, SandboxConfig, Scenario
 
-from ..watcher._served import SandboxTime
+from .._served import SandboxTime
 from ._support import Handler, serve
 
 SPEED = 120.0

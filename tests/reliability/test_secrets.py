@@ -72,8 +72,8 @@ from wamanager.sandbox._engine import SandboxEngine
 from wamanager.sandbox._records import OTPMessage, StoredDeployment
 from wamanager.sandbox._runner import _default_key_pair
 
+from .._served import SandboxTime
 from ..cli.conftest import CLI, VARIABLES, ThreadedSandbox
-from ..watcher._served import SandboxTime
 from ._support import Exposure, Handler, HeaderRecorder, serve
 
 API_KEY = "acct-key"

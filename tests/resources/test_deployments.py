@@ -54,12 +54,6 @@ async def test_unknown_state_title_is_kept(
     assert deployment.state.is_terminal is False
 
 
-def test_unknown_state_lookup_is_unknown() -> None:
-    """DeploymentState("PAUSED") never raises and reports is_known False."""
-    assert DeploymentState("PAUSED").is_known is False
-    assert DeploymentState("READY").is_known is True
-
-
 async def test_deployment_without_current_state_parses(
     api: FakeAPI, client: WhatsAppManager
 ) -> None:

@@ -149,3 +149,9 @@ def test_states_module_is_pure() -> None:
         for alias in node.names
     }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+
+def test_unknown_state_lookup_is_unknown() -> None:
+    """DeploymentState("PAUSED") never raises and reports is_known False."""
+    assert DeploymentState("PAUSED").is_known is False
+    assert DeploymentState("READY").is_known is True
