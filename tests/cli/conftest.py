@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,13 @@ import pytest
 
 from wamanager._states import DeploymentState
 from wamanager.cli import main
-from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle, Scenario, run_sandbox
+from wamanager.sandbox import (
+    ManualClock,
+    SandboxConfig,
+    SandboxHandle,
+    Scenario,
+    run_sandbox,
+)
 
 #: Every variable the command reads; each test starts with none of them set.
 VARIABLES = (
@@ -227,3 +234,14 @@ def ready(run: CLI, served: ThreadedSandbox, number: str = "7700900123") -> str:
     served.advance(40)  # CODE_VERIFIED -> FINALIZING -> READY
     assert served.state(deployment_id) == DeploymentState.READY
     return deployment_id
+
+
+@pytest.fixture
+def stop_at_end() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes to kill if a test leaves them running."""
+    processes: list[subprocess.Popen[str]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()  # waits, and closes the pipes

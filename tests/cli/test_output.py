@@ -11,8 +11,11 @@ from wamanager._errors import ServerError
 from wamanager._events import CodeRejected, CodeRequested, PollFailed, StateChanged, Succeeded
 from wamanager._models import CurrentState, Deployment
 from wamanager._states import DeploymentState
+from wamanager.cli import _output
 from wamanager.cli._deployments import describe
 from wamanager.cli._output import Output, to_json
+
+from .conftest import CLI, deploy
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 READY = Deployment(
@@ -112,3 +115,14 @@ def test_describe_tells_each_event_in_words(event: object, text: str) -> None:
     described = describe(event)  # type: ignore[arg-type]
     assert described is not None
     assert described.startswith(text)
+
+
+def test_human_output_on_a_terminal_is_coloured(run: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal `list` draws a coloured table; in a pipe it never does."""
+    deployment_id = deploy(run)
+    assert "\x1b[" not in run("list").out
+    monkeypatch.setattr(_output, "stdout_is_terminal", lambda: True)
+    text = run("list").out
+    assert "\x1b[" in text
+    assert deployment_id in text
+    assert "\x1b[" not in run("list", "--json").out  # JSON stays JSON on a terminal

@@ -1,5 +1,7 @@
-"""`deploy --watch` and `watch` against a fast sandbox (3000x): live events, the OTP from the
-sandbox or a prompt, and the exit codes of READY, ERROR, deletion, timeouts and closed input.
+"""The deployment commands (list, deploy, status, verify, resend, delete, watch): against a
+sandbox on a manual clock, JSON parsed back, human output, exits; then `deploy --watch` and
+`watch` against a fast sandbox (3000x): live events, the OTP from the sandbox or a prompt, and
+the exit codes of READY, ERROR, deletion, timeouts and closed input.
 """
 
 from __future__ import annotations
@@ -10,17 +12,156 @@ import re
 import pytest
 
 from wamanager import DeploymentRequest, WhatsAppManager
-from wamanager._auth import BasicAuth
-from wamanager._errors import Unauthorized
 from wamanager._policy import PollPolicy
 from wamanager.cli._deployments import follow
-from wamanager.cli._otp_sources import SandboxOTP
 from wamanager.cli._output import Output
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle
 
-from .conftest import CLI, FAILING, STUCK, ThreadedSandbox
+from .conftest import CLI, FAILING, STUCK, ThreadedSandbox, deploy
+
+pytestmark = pytest.mark.usefixtures("served")
+
+
+def test_list_shows_the_account_s_deployments(run: CLI) -> None:
+    """`list --json` is an array of deployments; `list` a header and one row each."""
+    assert run("list", "--json").json() == []
+    deployment_id = deploy(run)
+    listed = run("list", "--json").json()
+    assert [item["deployment_id"] for item in listed] == [deployment_id]
+    assert listed[0]["current_state"]["title"] == "INITIALIZING"
+    result = run("list")
+    assert result.code == 0
+    header, row = result.out.splitlines()
+    assert header.split() == ["DEPLOYMENT", "STATE", "NUMBER", "WABA", "ID"]
+    assert row.split() == [deployment_id, "INITIALIZING", "+44", "7700900123", "123456789123"]
+
+
+def test_deploy_prints_the_new_deployment_and_how_to_follow_it(run: CLI) -> None:
+    """`deploy` without --watch prints the deployment; stderr says how to watch it."""
+    result = run(
+        "deploy", "44", "7700900123", "--waba-id", "123456789123", "--vname-certificate", "c"
+    )
+    assert result.code == 0, result.err
+    assert "state:      INITIALIZING" in result.out
+    assert "number:     +44 7700900123" in result.out
+    assert "follow it with: wamanager watch " in result.err
+
+
+def test_status_prints_the_state(run: CLI, served: ThreadedSandbox) -> None:
+    """`status --json` parses back to the deployment; `status` shows its fields."""
+    deployment_id = deploy(run)
+    served.advance(130)
+    data = run("status", deployment_id, "--json").json()
+    assert data["deployment_id"] == deployment_id
+    assert data["current_state"]["title"] == "CODE_SENT"
+    assert data["number"] == "7700900123"
+    human = run("status", deployment_id)
+    assert f"deployment: {deployment_id}" in human.out
+    assert "state:      CODE_SENT" in human.out
+
+
+def test_status_of_an_unknown_deployment_is_an_api_error(run: CLI) -> None:
+    """A 404 exits 3 with the API's title and detail, then advice, on stderr."""
+    result = run("status", "no-such-deployment")
+    assert result.code == 3
+    assert result.out == ""
+    first, advice = result.err.splitlines()
+    assert first.startswith("Error: 404 Not Found")
+    assert "wamanager list" in advice
+
+
+def test_verify_submits_the_code(run: CLI, served: ThreadedSandbox) -> None:
+    """`verify ID CODE --json` returns the API's answer and the deployment moves on."""
+    deployment_id = deploy(run)
+    served.advance(130)
+    result = run("verify", deployment_id, served.code(deployment_id), "--json")
+    assert result.code == 0, result.err
+    assert result.json()["deployment_id"] == deployment_id
+    status = run("status", deployment_id, "--json").json()
+    assert status["current_state"]["title"] == "CODE_VERIFIED"  # the manual clock stands still
+
+
+def test_verify_asks_for_the_code_when_it_is_not_given(run: CLI, served: ThreadedSandbox) -> None:
+    """Without CODE, `verify` prompts on stderr and reads the code from stdin."""
+    deployment_id = deploy(run)
+    served.advance(130)
+    code = served.code(deployment_id)
+    result = run("verify", deployment_id, stdin=code + "\n")
+    assert result.code == 0, result.err
+    assert result.err.startswith("OTP code: ")
+    assert "code accepted" in result.out
+    assert code not in result.out + result.err
+
+
+def test_verify_with_a_wrong_code_exits_3(run: CLI, served: ThreadedSandbox) -> None:
+    """A rejected code exits 3 and suggests asking for a new one."""
+    deployment_id = deploy(run)
+    served.advance(130)
+    result = run("verify", deployment_id, "not-the-code")
+    assert result.code == 3
+    assert result.err.splitlines()[0].startswith("Error: 422 ")
+    assert "wamanager resend ID" in result.err
+
+
+def test_verify_with_closed_input_is_interrupted(run: CLI, served: ThreadedSandbox) -> None:
+    """No CODE and nothing on stdin ends with exit code 130."""
+    deployment_id = deploy(run)
+    result = run("verify", deployment_id, stdin="")
+    assert result.code == 130
+    assert "Interrupted" in result.err
+
+
+def test_resend_sends_a_new_code_by_voice(run: CLI, served: ThreadedSandbox) -> None:
+    """`resend --method voice --json` reports the method; the sandbox inbox gets a new code."""
+    deployment_id = deploy(run)
+    served.advance(130 + 31)  # past the resend cool-down
+    before = served.handle.otp(deployment_id)
+    result = run("resend", deployment_id, "--method", "voice", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["method"] == "voice"
+    after = served.handle.otp(deployment_id)
+    assert after is not None
+    assert after != before
+    assert after.method == "voice"
+
+
+def test_resend_human_form(run: CLI, served: ThreadedSandbox) -> None:
+    """`resend` says the code is on its way, and how."""
+    deployment_id = deploy(run)
+    served.advance(130 + 31)
+    result = run("resend", deployment_id)
+    assert result.code == 0, result.err
+    assert result.out.strip() == "a new code is on its way by sms"
+
+
+def test_resend_before_the_code_was_sent_is_a_conflict(run: CLI) -> None:
+    """Resending in INITIALIZING exits 3 and explains which states allow it."""
+    result = run("resend", deploy(run))
+    assert result.code == 3
+    assert "CODE_SENT or WRONG_CODE" in result.err
+
+
+def test_delete_moves_the_deployment_to_deleting(run: CLI) -> None:
+    """`delete` exits 0; the deployment is then DELETING, and a second delete exits 3."""
+    deployment_id = deploy(run)
+    result = run("delete", deployment_id)
+    assert result.code == 0, result.err
+    assert result.out.strip() == f"deleting {deployment_id} (DELETING, then DELETED)"
+    assert run("status", deployment_id, "--json").json()["current_state"]["title"] == "DELETING"
+    assert run("delete", deployment_id).code == 3
+
+
+def test_delete_has_no_json_option(run: CLI) -> None:
+    """`delete` prints no model, so --json is a usage error (exit 2)."""
+    assert run("delete", "x", "--json").code == 2
+
+
+# --- deploy --watch and watch ---------------------------------------------------------------
+
 
 FAST = ("--interval", "0.005")
+
+
 REQUEST = DeploymentRequest(
     country_code="44", number="7700900131", vname_certificate="c", waba_id="1"
 )
@@ -184,21 +325,3 @@ async def test_a_failing_otp_source_ends_the_watch_with_its_error(
     out = Output(terminal=False)
     with pytest.raises(RuntimeError, match="SMS gateway"):
         await follow(wam, out, created.deployment_id, otp=broken, policy=PollPolicy(interval=1))
-
-
-async def test_sandbox_otp_reads_the_inbox_as_the_client(
-    wamanager_sandbox: SandboxHandle, wam: WhatsAppManager
-) -> None:
-    """SandboxOTP answers None before a code, then the code; other credentials get 401."""
-    created = await wam.deployments.create(REQUEST)
-    async with SandboxOTP(wam) as inbox:
-        assert await inbox(created) is None
-        wamanager_sandbox.advance(130)
-        code = await inbox(await wam.deployments.get(created.deployment_id))
-    message = wamanager_sandbox.otp(created.deployment_id)
-    assert message is not None
-    assert code == message.code
-    stranger = WhatsAppManager(BasicAuth("nobody", "nothing"), base_url=wam.base_url)
-    async with stranger, SandboxOTP(stranger) as inbox:
-        with pytest.raises(Unauthorized):
-            await inbox(created)

@@ -1,65 +1,28 @@
-"""The command as a real process: the sandbox server's three outputs, Ctrl-C, closed pipes,
-``python -m wamanager``, and the library without the ``cli`` extra."""
+"""`wamanager sandbox`: its help with defaults, its three outputs as a real process, Basic
+credentials, the rate-limit and TLS flags, and one-line errors for a port or host it cannot
+bind."""
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
+import socket
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from wamanager.sandbox import mint_jwt
 
-from .conftest import CLI, STUCK, VARIABLES, ThreadedSandbox
+from ._process import read_until, wamanager
+from .conftest import CLI
 
 DEPLOY = ("deploy", "44", "7700900123", "--waba-id", "1", "--vname-certificate", "c")
-DEPLOY_STUCK = ("deploy", "44", STUCK, "--waba-id", "1", "--vname-certificate", "c")
-CLEAN_ENV = {name: value for name, value in os.environ.items() if name not in VARIABLES}
 JWT_VARIABLES = ("WAMANAGER_BASE_URL", "VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY")
-
-
-def wamanager(
-    *args: str, env: dict[str, str] | None = None, **popen: object
-) -> subprocess.Popen[str]:
-    """``python -m wamanager ARGS`` started with pipes for stdout and stderr."""
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and package
-        [sys.executable, "-m", "wamanager", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**CLEAN_ENV, "PYTHONUNBUFFERED": "1", **(env or {})},
-        **popen,  # type: ignore[call-overload]
-    )
-
-
-@pytest.fixture
-def stop_at_end() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes to kill if a test leaves them running."""
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()  # waits, and closes the pipes
-
-
-def _read_until(process: subprocess.Popen[str], marker: str) -> str:
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if marker in line:
-            break
-    return "".join(lines)
 
 
 def test_sandbox_prints_its_credentials_and_serves_until_ctrl_c(
@@ -68,7 +31,7 @@ def test_sandbox_prints_its_credentials_and_serves_until_ctrl_c(
     """`sandbox --port 0` prints URL, credentials and a key file; Ctrl-C stops it (exit 0)."""
     process = wamanager("sandbox", "--port", "0", "--seed", "1")
     stop_at_end.append(process)
-    text = _read_until(process, "wamanager deploy ")
+    text = read_until(process, "wamanager deploy ")
     values = dict(line.strip().split(":", 1) for line in text.splitlines()[1:7] if ":" in line)
     values = {key: value.strip() for key, value in values.items()}
     key_path = Path(values["private key"])
@@ -185,67 +148,28 @@ def test_rate_limit_and_tls_flags_reach_the_server(
     assert process.wait(timeout=10) == 0
 
 
-def test_ctrl_c_during_a_watch_exits_130(
-    fast: ThreadedSandbox, cli: CLI, stop_at_end: list[subprocess.Popen[str]]
-) -> None:
-    """Ctrl-C while watching ends with exit code 130 and one line, no traceback."""
-    cli.env = fast.jwt_env
-    deployment_id = cli(*DEPLOY_STUCK, "--json").json()["deployment_id"]
-    process = wamanager("watch", deployment_id, "--interval", "0.01", env=fast.jwt_env)
-    stop_at_end.append(process)
-    assert process.stdout is not None
-    assert "state CREATING_CLUSTER" in process.stdout.readline()
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=10) == 130
-    assert process.stderr is not None
-    assert process.stderr.read() == "Interrupted.\n"
+def test_sandbox_help_shows_each_default(cli: CLI) -> None:
+    """`sandbox --help` shows the default of every option that has one."""
+    text = " ".join(cli("sandbox", "--help").out.split())
+    for default in ("[default: 127.0.0.1]", "[default: 8080;", "[default: 60.0]"):
+        assert default in text
 
 
-def test_a_closed_pipe_ends_quietly(
-    fast: ThreadedSandbox, cli: CLI, stop_at_end: list[subprocess.Popen[str]]
-) -> None:
-    """Output into a closed pipe (`wamanager list | head -0`) ends with exit 0, silently."""
-    cli.env = fast.jwt_env
-    deployment_id = cli(*DEPLOY_STUCK, "--json").json()["deployment_id"]
-    for args in (["list"], ["watch", deployment_id, "--interval", "0.01"]):
-        process = wamanager(*args, env=fast.jwt_env)
-        stop_at_end.append(process)
-        assert process.stdout is not None
-        assert process.stderr is not None
-        process.stdout.close()  # the reader is gone before the first line is written
-        assert process.wait(timeout=10) == 0
-        assert process.stderr.read() == ""
+def test_a_port_in_use_is_a_one_line_error(cli: CLI) -> None:
+    """`sandbox --port N` with N taken exits 2 with one line saying so."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("sandbox", "--port", str(port))
+    assert result.code == 2
+    (line,) = result.err.splitlines()
+    assert f"port {port} on 127.0.0.1 is in use" in line
 
 
-def test_python_dash_m_wamanager_runs_the_command() -> None:
-    """`python -m wamanager --version` prints the version."""
-    process = wamanager("--version")
-    out, _ = process.communicate(timeout=30)
-    assert process.returncode == 0
-    assert out.startswith("wamanager ")
-
-
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
-    )
-
-
-def test_the_library_does_not_import_click_or_rich() -> None:
-    """`import wamanager` (and the cli package itself) loads neither click nor rich."""
-    done = _python(
-        "import sys, wamanager, wamanager._client, wamanager.cli; "
-        "print(sorted(m for m in ('click', 'rich') if m in sys.modules))"
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
-
-
-def test_without_the_cli_extra_the_command_says_what_to_install() -> None:
-    """With click missing, `wamanager` exits 1 and names the extra to install."""
-    done = _python(
-        "import sys; sys.modules['click'] = None; "
-        "from wamanager.cli import main; sys.exit(main(['list']))"
-    )
-    assert done.returncode == 1
-    assert "pip install 'wamanager[cli]'" in done.stderr
+def test_a_host_that_cannot_be_bound_is_a_one_line_error(cli: CLI) -> None:
+    """`sandbox --host` with an address not on this machine exits 2 with one line."""
+    result = cli("sandbox", "--host", "192.0.2.1", "--port", "0")
+    assert result.code == 2
+    (line,) = result.err.splitlines()
+    assert "cannot listen on 192.0.2.1:0" in line
