@@ -1,4 +1,5 @@
-"""Raw HTTP against a running sandbox, for tests that send what no client would."""
+"""Raw HTTP against a running sandbox, for tests that send what no client would, and two
+accounts to tell apart."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any
 
 import aiohttp
 
-from wamanager.sandbox import SandboxHandle
+from wamanager.sandbox import (
+    Account,
+    ManualClock,
+    SandboxConfig,
+    SandboxHandle,
+    generate_application,
+    mint_jwt,
+)
 
 JSON = {"Content-Type": "application/json"}
 
@@ -69,3 +77,18 @@ def fragment(problem: Mapping[str, Any]) -> str:
 def parameter_names(problem: Mapping[str, Any]) -> list[str]:
     """The names in a problem's ``invalid_parameters``."""
     return [p["name"] for p in problem.get("invalid_parameters", [])]
+
+
+def two_accounts(**kwargs: object) -> tuple[SandboxConfig, str, str]:
+    """Accounts a and b with an application each; their Bearer header values."""
+    app_a, key_a = generate_application("app-a", api_key="a")
+    app_b, key_b = generate_application("app-b", api_key="b")
+    config = SandboxConfig(
+        accounts=(Account("a", "sa"), Account("b", "sb")),
+        applications=(app_a, app_b),
+        clock=ManualClock(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    bearer_a = f"Bearer {mint_jwt('app-a', key_a)}"
+    bearer_b = f"Bearer {mint_jwt('app-b', key_b)}"
+    return config, bearer_a, bearer_b

@@ -1,14 +1,33 @@
-"""Table tests of the sandbox state machine, on a manual clock (no test sleeps)."""
+"""The sandbox engine: the state machine as tables, on a manual clock (no test sleeps), and
+production's limits on it (Meta's registration limits, bounded state, tenant isolation of the
+number-in-use answer)."""
 
 from __future__ import annotations
 
 import pytest
 
+from wamanager import (
+    BearerToken,
+    DeploymentRequest,
+    NumberInUse,
+    ProvisioningError,
+    provision,
+)
 from wamanager._states import DeploymentState as S
 from wamanager._states import is_legal_transition
-from wamanager.sandbox import ManualClock, SandboxConfig, SandboxEngine, Scenario
+from wamanager.sandbox import (
+    ON_PREMISES_BLOCKED_DETAIL,
+    ManualClock,
+    SandboxConfig,
+    SandboxEngine,
+    Scenario,
+    run_sandbox,
+)
 from wamanager.sandbox._config import AUTO_STAGES
 from wamanager.sandbox._problems import SandboxProblem
+from wamanager.testing import sandbox_client
+
+from .helpers import call, deployment_body, fragment, two_accounts
 
 KEY = "sandbox-key"
 
@@ -305,3 +324,123 @@ def test_seed_makes_ids_and_codes_reproducible() -> None:
         engine, _clock, dep_id = _at_code_sent()
         runs.append((dep_id, engine.find(KEY, dep_id).code))
     assert runs[0] == runs[1]
+
+
+# --- production's limits -------------------------------------------------------------------
+
+
+DAY = 86_400.0
+
+
+def _limited_engine(**kwargs: object) -> tuple[SandboxEngine, ManualClock]:
+    clock = ManualClock()
+    return SandboxEngine(SandboxConfig(clock=clock, seed=1, **kwargs), clock), clock  # type: ignore[arg-type]
+
+
+def _cycle(engine: SandboxEngine, clock: ManualClock) -> tuple[S, str | None]:
+    """Create a deployment of one number, run it to CODE_SENT (or its end), delete it."""
+    dep = engine.create(KEY, country_code="44", number="7700900000", waba_id="1", method="sms")
+    clock.advance(130)
+    found = engine.find(KEY, dep.deployment_id)
+    state, detail = found.state, found.detail
+    engine.delete(KEY, dep.deployment_id)
+    clock.advance(5)
+    return state, detail
+
+
+def test_the_eleventh_registration_in_a_week_goes_to_error() -> None:
+    """10 create/delete cycles of one number register; the 11th ends in ERROR naming Meta's
+    limit, without a code; once the oldest is 7 days old the number registers again."""
+    engine, clock = _limited_engine()
+    outcomes = [_cycle(engine, clock) for _ in range(11)]
+    assert [state for state, _ in outcomes] == [S.CODE_SENT] * 10 + [S.ERROR]
+    detail = outcomes[-1][1] or ""
+    assert "at most 10 registrations" in detail
+    assert "7 days" in detail
+    assert "133016" in detail
+    clock.advance(7 * DAY)
+    assert _cycle(engine, clock)[0] is S.CODE_SENT
+
+
+def test_the_registration_limit_is_per_number_and_configurable() -> None:
+    """Other numbers are unaffected; max_registrations and registration_window change it."""
+    engine, clock = _limited_engine(max_registrations=2, registration_window=DAY)
+    assert [_cycle(engine, clock)[0] for _ in range(3)] == [S.CODE_SENT, S.CODE_SENT, S.ERROR]
+    other = engine.create(KEY, country_code="44", number="7700900001", waba_id="1", method="sms")
+    clock.advance(130)
+    assert engine.find(KEY, other.deployment_id).state is S.CODE_SENT
+    clock.advance(DAY)
+    assert _cycle(engine, clock)[0] is S.CODE_SENT
+
+
+def test_registration_history_is_forgotten_after_the_window() -> None:
+    """The per-number history is swept once its window has passed (state stays bounded)."""
+    engine, clock = _limited_engine()
+    for i in range(50):
+        engine.create(KEY, country_code="44", number=f"77009{i:05d}", waba_id="1", method="sms")
+    assert len(engine._registrations) == 50
+    clock.advance(8 * DAY)
+    engine.list(KEY)  # any access sweeps
+    engine.create(KEY, country_code="44", number="7800000000", waba_id="1", method="sms")
+    assert len(engine._registrations) == 1
+
+
+def test_the_on_premises_block_preset() -> None:
+    """Scenario.on_premises_blocked(): the cluster is built, then ERROR with Meta's reason."""
+    engine, clock = _limited_engine(scenarios=(Scenario.on_premises_blocked("44*"),))
+    dep = engine.create(KEY, country_code="44", number="7700900000", waba_id="1", method="sms")
+    clock.advance(129)
+    assert engine.find(KEY, dep.deployment_id).state is S.CLUSTER_CREATED
+    clock.advance(1)
+    found = engine.find(KEY, dep.deployment_id)
+    assert (found.state, found.detail) == (S.ERROR, ON_PREMISES_BLOCKED_DETAIL)
+    assert found.inbox is None
+    assert "On-Premises" in ON_PREMISES_BLOCKED_DETAIL
+    assert "Cloud API" in ON_PREMISES_BLOCKED_DETAIL
+
+
+def test_deleted_deployments_do_not_count_toward_max_deployments() -> None:
+    """With max_deployments=1, a deleted (not yet purged) deployment leaves room for another."""
+    engine, clock = _limited_engine(max_deployments=1)
+    first = engine.create(KEY, country_code="44", number="1", waba_id="1", method="sms")
+    with pytest.raises(SandboxProblem) as caught:
+        engine.create(KEY, country_code="44", number="2", waba_id="1", method="sms")
+    assert caught.value.status == 403
+    engine.delete(KEY, first.deployment_id)
+    engine.create(KEY, country_code="44", number="2", waba_id="1", method="sms")
+    clock.advance(5)  # the first is DELETED and kept until retention: still not counted
+    assert engine.find(KEY, first.deployment_id).state is S.DELETED
+    with pytest.raises(SandboxProblem):
+        engine.create(KEY, country_code="44", number="3", waba_id="1", method="sms")
+
+
+async def test_number_in_use_hides_another_accounts_deployment_id() -> None:
+    """Account B creating A's number gets 409 without A's id (A itself gets it), and
+    provision() raises that NumberInUse: there is nothing it may adopt."""
+    config, bearer_a, bearer_b = two_accounts()
+    async with run_sandbox(config) as sandbox:
+        status, created, _ = await call(
+            sandbox, "POST", "/deployments", deployment_body(), authorization=bearer_a
+        )
+        assert status == 202
+        dep_id = created["deployment_id"]
+        status, mine, _ = await call(
+            sandbox, "POST", "/deployments", deployment_body(), authorization=bearer_a
+        )
+        assert (status, fragment(mine)) == (409, "number-in-use")
+        assert dep_id in mine["detail"]
+        status, theirs, _ = await call(
+            sandbox, "POST", "/deployments", deployment_body(), authorization=bearer_b
+        )
+        assert (status, fragment(theirs)) == (409, "number-in-use")
+        assert dep_id not in str(theirs)
+        assert "another account" in theirs["detail"]
+        auth = BearerToken(bearer_b.removeprefix("Bearer "))
+        async with sandbox_client(sandbox, auth=auth, max_retries=0) as wam:
+            request = DeploymentRequest("44", "7700900000", "cert", "123")
+            with pytest.raises(ProvisioningError) as caught:
+                await provision(wam, request, otp=sandbox.otp_provider)
+            assert (caught.value.step, caught.value.deployment_id) == ("create", None)
+            cause = caught.value.cause
+            assert isinstance(cause, NumberInUse)
+            assert cause.existing_deployment_id is None

@@ -25,7 +25,7 @@ from wamanager._rules import fields_of, problems, validate
 from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle
 from wamanager.testing import sandbox_client
 
-from .helpers import call, fragment, parameter_names
+from .sandbox.helpers import call, fragment, parameter_names
 
 LONE = "\ud83d"  # half of an emoji's surrogate pair
 

@@ -12,7 +12,7 @@ import pytest
 
 from wamanager.sandbox import MAX_DEPTH, ManualClock, SandboxConfig, SandboxHandle
 
-from .helpers import JSON, call, deployment_body, fragment, parameter_names
+from ..sandbox.helpers import JSON, call, deployment_body, fragment, parameter_names
 
 DOCUMENTED = "Send a JSON request body, including a Content-Type header of application/json"
 
