@@ -1,12 +1,10 @@
-"""The session: headers, URLs, lifecycle, timeouts, transport errors, rate limit, logging."""
+"""The session: base URLs, lifecycle, timeouts, the shared rate limiter, logging, and what the
+client is given (arguments, with_options)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import math
-import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -14,61 +12,23 @@ import aiohttp
 import anyio
 import pytest
 
-import wamanager
 from wamanager import (
     DEFAULT_BASE_URL,
     BasicAuth,
     ClientClosed,
-    ConnectionFailed,
     RequestTimeout,
     ServerError,
     Throttled,
     Timeout,
     TransportError,
-    UnexpectedResponse,
     ValidationError,
     WhatsAppManager,
 )
-from wamanager._connection import USER_AGENT, RequestSlots
-from wamanager._failures import classify, transport_error
-from wamanager._retry import Failure
 from wamanager.testing import BASE_PATH, FakeAPI, SleepRecorder
 
-from ._support import DEP, load_spec, refused_url
+from ._support import DEP, load_spec
 
-# --- headers and URLs --------------------------------------------------------------------
-
-
-async def test_user_agent_names_the_library_and_version(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """Every request carries User-Agent wamanager/<version>."""
-    api.reply(200, {"deployment_id": DEP})
-    await client.deployments.get(DEP)
-    agent = api.requests[0].headers["User-Agent"]
-    assert agent.startswith(f"wamanager/{wamanager.__version__} ")
-    assert agent == USER_AGENT
-
-
-async def test_user_agent_is_sent_through_a_user_session(
-    api: FakeAPI, sleeps: SleepRecorder
-) -> None:
-    """A user-passed aiohttp session still sends wamanager's User-Agent."""
-    async with aiohttp.ClientSession() as http:
-        client = WhatsAppManager(BasicAuth("k", "s"), base_url=api.base_url, session=http)
-        api.reply(200, {"deployment_id": DEP})
-        await client.deployments.get(DEP)
-    assert api.requests[0].headers["User-Agent"].startswith("wamanager/")
-
-
-async def test_accept_and_authorization_headers(api: FakeAPI, client: WhatsAppManager) -> None:
-    """Requests accept JSON and carry the auth's Authorization header."""
-    api.reply(200, {"deployment_id": DEP})
-    await client.deployments.get(DEP)
-    sent = api.requests[0]
-    assert sent.headers["Accept"] == "application/json"
-    assert sent.headers["Authorization"] == client.session.auth.authorization()
-    assert "Content-Type" not in sent.headers or not sent.body
+# --- base URLs ----------------------------------------------------------------------------
 
 
 def test_default_base_url_is_the_spec_server() -> None:
@@ -87,89 +47,6 @@ async def test_base_url_is_overridable(
     api.reply(200, {"deployment_id": DEP})
     await client.deployments.get(DEP)
     assert api.requests[0].raw_path == f"{BASE_PATH}/deployments/{DEP}"
-
-
-@pytest.mark.parametrize(
-    ("value", "encoded"),
-    [
-        ("has space", "has%20space"),
-        ("x=1&y", "x%3D1%26y"),
-        ("100%", "100%25"),
-        (".hidden", ".hidden"),
-        ("émoji-🐥", "%C3%A9moji-%F0%9F%90%A5"),
-        ("...", "..."),
-        ("a.b~c_d-e", "a.b~c_d-e"),
-    ],
-)
-async def test_path_params_are_percent_encoded(
-    value: str, encoded: str, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """Every path parameter reaches the server as quote(value, safe=""), decoding back to it."""
-    api.reply(200, {"stickers": [{"id": "x"}]})
-    await client.stickers.get(value, value, value)
-    sent = api.requests[0]
-    assert sent.raw_path == (
-        f"{BASE_PATH}/deployments/{encoded}/stickerpacks/{encoded}/stickers/{encoded}"
-    )
-    assert sent.path == f"{BASE_PATH}/deployments/{value}/stickerpacks/{value}/stickers/{value}"
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        "",
-        None,
-        5,
-        ["x"],
-        ".",
-        "..",
-        "a/b",
-        "/",
-        "?x",
-        "q?x=1",
-        "#frag",
-        "a\x00b",
-        "a\nb",
-        "\x7f",
-        "\x85",
-    ],
-)
-@pytest.mark.parametrize(
-    "call",
-    [
-        pytest.param(lambda c, v: c.deployments.get(v), id="get"),
-        pytest.param(lambda c, v: c.deployments.delete(v), id="delete"),
-        pytest.param(lambda c, v: c.otp.verify(v, "123456"), id="verify"),
-        pytest.param(lambda c, v: c.stickerpacks.get(DEP, v), id="pack"),
-        pytest.param(lambda c, v: c.stickers.delete(DEP, "p", v), id="sticker"),
-    ],
-)
-async def test_bad_path_param_raises_before_any_request(
-    call: Any, bad: Any, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """An id that is empty, not a string, a dot segment, or holds / ? # or a control character
-    raises ValidationError naming the parameter, and sends nothing.
-
-    ``.`` and ``..`` are not encoded by quote() and would be resolved by servers and proxies
-    into another resource's path; the others would change the route once decoded.
-    """
-    with pytest.raises(ValidationError) as caught:
-        await call(client, bad)
-    assert len(caught.value.fields) == 1
-    assert caught.value.fields[0] in ("deployment_id", "stickerpack_id", "sticker_index")
-    if isinstance(bad, str) and len(bad) > 2:
-        assert bad not in str(caught.value)  # the value is never quoted back
-    assert api.requests == []
-
-
-async def test_lone_surrogate_id_raises_validation_error(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """An id holding a lone surrogate (not encodable) is refused, not a UnicodeEncodeError."""
-    with pytest.raises(ValidationError) as caught:
-        await client.deployments.get("dep-\ud800")
-    assert caught.value.fields == ("deployment_id",)
-    assert api.requests == []
 
 
 # --- lifecycle ---------------------------------------------------------------------------
@@ -335,36 +212,6 @@ async def test_timed_out_verify_is_not_resent(
     assert sleeps.delays == []
 
 
-# --- connection failures -----------------------------------------------------------------
-
-
-async def test_connection_refused_raises_connection_failed(
-    make_client: Callable[..., WhatsAppManager], sleeps: SleepRecorder
-) -> None:
-    """Nothing listening raises ConnectionFailed (a ConnectionError) after the retries."""
-    client = make_client(base_url=refused_url(), max_retries=1)
-    with pytest.raises(ConnectionError) as caught:
-        await client.deployments.get(DEP)
-    assert isinstance(caught.value, ConnectionFailed)
-    assert f"GET /deployments/{DEP} failed" in str(caught.value)
-    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
-    assert sleeps.delays == [0.5]
-
-
-async def test_dropped_connection_raises_connection_failed(
-    api: FakeAPI, make_client: Callable[..., WhatsAppManager]
-) -> None:
-    """A connection dropped before the answer raises ConnectionFailed.
-
-    aiohttp itself resends an idempotent request once when a connection drops (RFC 9112),
-    below wamanager's retries, so two drops are queued.
-    """
-    api.drop()
-    api.drop()
-    with pytest.raises(ConnectionFailed):
-        await make_client(max_retries=0).deployments.get(DEP)
-
-
 # --- the shared rate limiter -------------------------------------------------------------
 
 
@@ -457,182 +304,7 @@ async def test_error_names_method_and_path(
     assert (caught.value.method, caught.value.path) == ("GET", f"/deployments/{DEP}")
 
 
-# --- classifying transport failures ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("exc", "failure", "error_cls"),
-    [
-        (aiohttp.ConnectionTimeoutError(), Failure.CONNECT, RequestTimeout),
-        (aiohttp.ServerTimeoutError(), Failure.TIMEOUT, RequestTimeout),
-        (asyncio.TimeoutError(), Failure.TIMEOUT, RequestTimeout),
-        (aiohttp.ServerDisconnectedError(), Failure.DISCONNECTED, ConnectionFailed),
-        (aiohttp.ClientPayloadError("cut"), Failure.DISCONNECTED, ConnectionFailed),
-        (aiohttp.ClientOSError(104, "reset"), Failure.DISCONNECTED, ConnectionFailed),
-        (ssl.SSLError("bad cert"), None, ConnectionFailed),
-    ],
-)
-def test_transport_failures_are_classified(
-    exc: BaseException, failure: Failure | None, error_cls: type[TransportError]
-) -> None:
-    """Each aiohttp failure gets its retry class and its exception (a timeout is a timeout)."""
-    got = classify(exc)
-    assert got is failure
-    assert type(transport_error(exc, got, "GET", "/x", 1.0)) is error_cls
-
-
-async def test_connect_timeout_retries_even_verify(
-    api: FakeAPI,
-    client: WhatsAppManager,
-    sleeps: SleepRecorder,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A verify that timed out while connecting (never sent) is retried and succeeds."""
-    original = aiohttp.ClientSession.request
-    failures = [aiohttp.ConnectionTimeoutError("connect timed out")]
-
-    def flaky(self: aiohttp.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
-        if failures:
-            raise failures.pop()
-        return original(self, method, url, **kwargs)
-
-    monkeypatch.setattr(aiohttp.ClientSession, "request", flaky)
-    api.reply(201, {"deployment_id": DEP, "status": "Deployment was Created"})
-    result = await client.otp.verify(DEP, "123456")
-    assert result.deployment_id == DEP
-    assert len(api.requests) == 1
-    assert sleeps.delays == [0.5]
-
-
-async def test_unexpected_exception_is_not_reported_as_a_connection_failure(
-    client: WhatsAppManager, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A non-network exception inside the request propagates as is, not as ConnectionFailed."""
-
-    def broken(self: aiohttp.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
-        raise KeyError("bug")
-
-    monkeypatch.setattr(aiohttp.ClientSession, "request", broken)
-    with pytest.raises(KeyError):
-        await client.deployments.get(DEP)
-
-
-# --- redirects, size cap, connection pool ------------------------------------------------
-
-
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-async def test_redirects_are_never_followed(
-    status: int, api: FakeAPI, client: WhatsAppManager, sleeps: SleepRecorder
-) -> None:
-    """A 3xx raises UnexpectedResponse naming its Location; the body goes nowhere else."""
-    elsewhere = api.base_url + "/elsewhere"
-    api.reply(status, headers={"Location": elsewhere})
-    with pytest.raises(UnexpectedResponse) as caught:
-        await client.otp.verify(DEP, "123456")
-    assert caught.value.status == status
-    assert elsewhere in str(caught.value)
-    assert "never follows redirects" in str(caught.value)
-    assert len(api.requests) == 1  # neither followed nor retried
-    assert sleeps.delays == []
-
-
-async def test_redirect_of_a_get_is_not_followed_either(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """A GET answered 302 raises, rather than returning the other location's 200."""
-    api.reply(302, headers={"Location": "https://evil.example/steal"})
-    api.reply(200, {"deployment_id": DEP})
-    with pytest.raises(UnexpectedResponse, match=r"evil\.example"):
-        await client.deployments.get(DEP)
-    assert len(api.requests) == 1
-
-
-async def test_body_over_the_cap_is_refused(
-    api: FakeAPI, make_client: Callable[..., WhatsAppManager]
-) -> None:
-    """A body longer than max_response_size raises UnexpectedResponse, not retried."""
-    client = make_client(max_response_size=1000)
-    api.reply(200, {"deployment_id": DEP, "padding": "x" * 2000})
-    with pytest.raises(UnexpectedResponse) as caught:
-        await client.deployments.get(DEP)
-    assert caught.value.status == 200
-    assert "1000-byte cap" in str(caught.value)
-    assert len(api.requests) == 1
-
-
-@pytest.mark.parametrize("gzip_encoded", [False, True], ids=["chunked", "gzip"])
-async def test_streamed_body_over_the_cap_is_refused(
-    gzip_encoded: bool, api: FakeAPI, make_client: Callable[..., WhatsAppManager]
-) -> None:
-    """Without a Content-Length, or compressed, the decoded size is counted as it arrives."""
-    client = make_client(max_response_size=100_000)
-    body = json.dumps({"deployment_id": DEP, "padding": "x" * 300_000}).encode()
-    api.stream(body, gzip_encoded=gzip_encoded)
-    with pytest.raises(UnexpectedResponse, match="cap"):
-        await client.deployments.get(DEP)
-
-
-@pytest.mark.parametrize("gzip_encoded", [False, True], ids=["chunked", "gzip"])
-async def test_streamed_body_within_the_cap_is_read(
-    gzip_encoded: bool, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """A chunked or gzip body under the cap (10 MiB by default) parses as usual."""
-    body = json.dumps({"deployment_id": DEP, "padding": "x" * 300_000}).encode()
-    api.stream(body, gzip_encoded=gzip_encoded)
-    assert (await client.deployments.get(DEP)).deployment_id == DEP
-
-
-async def test_queueing_for_a_pooled_connection_is_not_timed(api: FakeAPI) -> None:
-    """With a one-connection pool, a second call starts its attempt (and its timer) only
-    once the first has its answer; the attempt timeout never counts the queueing."""
-    started: list[str] = []
-    original = aiohttp.ClientSession.request
-
-    def spy(self: aiohttp.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
-        started.append(str(url))
-        return original(self, method, url, **kwargs)
-
-    connector = aiohttp.TCPConnector(limit=1)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        client = WhatsAppManager(
-            BasicAuth("k", "s"), base_url=api.base_url, session=http, timeout=5
-        )
-        held = api.hold(200, {"deployment_id": DEP})
-        api.reply(200, {"deployment_id": DEP})
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(aiohttp.ClientSession, "request", spy)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(client.deployments.get, DEP)
-                tg.start_soon(client.deployments.get, DEP)
-                await held.arrived.wait()
-                await anyio.wait_all_tasks_blocked()
-                assert len(started) == 1  # the second waits for the connection, untimed
-                held.release.set()
-        assert len(started) == 2
-        assert len(api.requests) == 2
-
-
-async def test_own_pool_is_sized_for_bulk(client: WhatsAppManager) -> None:
-    """The client's own pool keeps 100 connections and lets 100 requests fly at once."""
-    async with client:
-        http = client.session._connection.client()
-        assert http.connector is not None
-        assert http.connector.limit == 100
-        slots = client.session._connection.slots
-        assert slots is not None
-        assert slots.free == 100
-
-
-@pytest.mark.parametrize(("limit", "per_host", "slots"), [(7, 0, 7), (10, 3, 3), (0, 0, None)])
-async def test_a_user_pool_bounds_requests_in_flight(
-    limit: int, per_host: int, slots: int | None, api: FakeAPI
-) -> None:
-    """With a session of yours, requests in flight follow its connector's limits."""
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        client = WhatsAppManager(BasicAuth("k", "s"), base_url=api.base_url, session=http)
-        semaphore = client.session._connection.slots
-        assert (None if semaphore is None else semaphore.free) == slots
+# --- the timeout object -------------------------------------------------------------------
 
 
 async def test_timeout_object_is_built_once(
@@ -778,121 +450,7 @@ def test_with_options_shares_pool_limiter_and_scheduler() -> None:
     assert copy.session.auth is client.session.auth
 
 
-# --- request bodies ------------------------------------------------------------------------
-
-
-async def test_unencodable_body_is_a_validation_error_without_the_body(
-    api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """A lone surrogate in a body field raises ValidationError naming the field, never the value."""
-    with pytest.raises(ValidationError) as caught:
-        await client.otp.verify(DEP, "8531\udc0006")
-    error = caught.value
-    assert error.fields == ("code",)
-    assert "8531" not in str(error)
-    assert "8531" not in repr(error.args)
-    assert error.__cause__ is None
-    assert error.__context__ is None
-    assert api.requests == []
-
-
-# --- pool slots ----------------------------------------------------------------------------
-
-
-async def test_slots_serve_waiters_in_order() -> None:
-    """Past the pool's size, takers wait and get freed slots in arrival order."""
-    slots = RequestSlots(1)
-    await slots.take()
-    order: list[str] = []
-
-    async def taker(name: str) -> None:
-        await slots.take()
-        order.append(name)
-        slots.give()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(taker, "a")
-        await anyio.wait_all_tasks_blocked()
-        tg.start_soon(taker, "b")
-        await anyio.wait_all_tasks_blocked()
-        assert order == []
-        slots.give()
-    assert order == ["a", "b"]
-    assert slots.free == 1
-
-
-async def test_a_cancelled_waiter_gives_up_its_place() -> None:
-    """A taker cancelled while waiting leaves the queue; the slot goes to the next one."""
-    slots = RequestSlots(1)
-    await slots.take()
-    got: list[str] = []
-
-    async def taker(name: str) -> None:
-        await slots.take()
-        got.append(name)
-
-    async with anyio.create_task_group() as tg:
-        async with anyio.create_task_group() as doomed:
-            doomed.start_soon(taker, "cancelled")
-            await anyio.wait_all_tasks_blocked()
-            tg.start_soon(taker, "next")
-            await anyio.wait_all_tasks_blocked()
-            doomed.cancel_scope.cancel()
-        slots.give()
-    assert got == ["next"]
-    assert slots.free == 0
-
-
-async def test_a_slot_handed_to_a_cancelled_waiter_is_passed_on() -> None:
-    """A slot given to a waiter that is cancelled before it runs is not lost."""
-    slots = RequestSlots(1)
-    await slots.take()
-    loop = asyncio.get_running_loop()
-    waiting = loop.create_task(slots.take())
-    await asyncio.sleep(0)
-    slots.give()  # handed to the waiter ...
-    waiting.cancel()  # ... which is cancelled before it resumes
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    assert slots.free == 1
-    assert slots.try_take()
-
-
-@pytest.mark.parametrize(
-    ("status", "headers", "error"),
-    [
-        (404, {}, wamanager.NotFound),
-        (409, {}, wamanager.Conflict),
-        (307, {"Location": "https://elsewhere.example/x"}, UnexpectedResponse),
-    ],
-)
-async def test_errors_carry_no_internal_context(
-    status: int,
-    headers: dict[str, str],
-    error: type[Exception],
-    api: FakeAPI,
-    client: WhatsAppManager,
-) -> None:
-    """An error raised for an answer chains no internal exception (clean tracebacks)."""
-    api.reply(status, {"title": "x"}, headers=headers)
-    with pytest.raises(error) as caught:
-        await client.deployments.get(DEP)
-    assert caught.value.__context__ is None
-    assert caught.value.__cause__ is None
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [({"tags": {1, 2}}, "body"), ({"score": math.nan}, "body"), ({"a": ["x", "\udfff"]}, "a[1]")],
-)
-async def test_a_body_that_is_not_json_is_refused_before_sending(
-    body: Any, field: str, api: FakeAPI, client: WhatsAppManager
-) -> None:
-    """A set, a NaN or a lone surrogate in a request body raises ValidationError, unsent."""
-    with pytest.raises(ValidationError) as caught:
-        await client.session.request("POST", "/deployments", json_body=body)
-    assert caught.value.fields == (field,)
-    assert api.requests == []
+# --- rate control ----------------------------------------------------------------------------
 
 
 async def test_rate_control_sets_the_limiters_floor(
