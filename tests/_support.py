@@ -18,13 +18,7 @@ from typing import Any
 import attrs
 import yaml
 
-from wamanager import (
-    BasicAuth,
-    DeploymentRequest,
-    Profile,
-    Vertical,
-    WhatsAppManager,
-)
+from wamanager import BasicAuth, DeploymentRequest, Profile, Vertical, WhatsAppManager
 from wamanager.testing import BASE_PATH, FakeAPI, SleepRecorder
 
 #: The spec files kept in the repository (see spec/README.md).

@@ -11,10 +11,7 @@ import anyio
 import pytest
 
 import wamanager
-from wamanager import (
-    BasicAuth,
-    WhatsAppManager,
-)
+from wamanager import BasicAuth, WhatsAppManager
 from wamanager._connection import USER_AGENT, RequestSlots
 from wamanager.testing import FakeAPI, SleepRecorder
 

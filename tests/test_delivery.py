@@ -6,11 +6,7 @@ from __future__ import annotations
 import anyio
 import anyio.lowlevel
 
-from wamanager import (
-    Deployment,
-    Event,
-    Succeeded,
-)
+from wamanager import Deployment, Event, Succeeded
 from wamanager.testing import VirtualClock
 
 from ._scripted_watch import Remote, S, watcher

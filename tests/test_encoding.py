@@ -10,11 +10,7 @@ from typing import Any
 
 import pytest
 
-from wamanager import (
-    UnexpectedResponse,
-    ValidationError,
-    WhatsAppManager,
-)
+from wamanager import UnexpectedResponse, ValidationError, WhatsAppManager
 from wamanager.testing import BASE_PATH, FakeAPI
 
 from ._support import DEP

@@ -10,10 +10,7 @@ import anyio
 import pytest
 
 from wamanager import RateLimiter, ValidationError
-from wamanager._rate_control import (
-    Phase,
-    RateControl,
-)
+from wamanager._rate_control import Phase, RateControl
 from wamanager.testing import SleepRecorder
 
 CONTROL = RateControl()

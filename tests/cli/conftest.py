@@ -24,13 +24,7 @@ import pytest
 
 from wamanager._states import DeploymentState
 from wamanager.cli import main
-from wamanager.sandbox import (
-    ManualClock,
-    SandboxConfig,
-    SandboxHandle,
-    Scenario,
-    run_sandbox,
-)
+from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle, Scenario, run_sandbox
 
 #: Every variable the command reads; each test starts with none of them set.
 VARIABLES = (

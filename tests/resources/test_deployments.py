@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wamanager import (
-    Conflict,
-    DeploymentState,
-    NumberInUse,
-    WhatsAppManager,
-)
+from wamanager import Conflict, DeploymentState, NumberInUse, WhatsAppManager
 from wamanager.testing import FakeAPI
 
 from .._support import DEP, EXISTING, OPS, load_spec, problem_from_schema

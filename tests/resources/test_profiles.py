@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wamanager import (
-    InvalidParameters,
-    WhatsAppManager,
-)
+from wamanager import InvalidParameters, WhatsAppManager
 from wamanager.testing import FakeAPI
 
 from .._support import OPS

@@ -7,10 +7,7 @@ from typing import Any
 import pytest
 
 import wamanager
-from wamanager import (
-    UnexpectedResponse,
-    WhatsAppManager,
-)
+from wamanager import UnexpectedResponse, WhatsAppManager
 from wamanager.testing import FakeAPI
 
 from .._support import DEP, OPS

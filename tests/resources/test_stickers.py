@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 import wamanager
-from wamanager import (
-    WhatsAppManager,
-)
+from wamanager import WhatsAppManager
 from wamanager.testing import BASE_PATH, FakeAPI
 
 from .._support import DEP, OPS

@@ -6,13 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from wamanager import (
-    BearerToken,
-    DeploymentRequest,
-    NumberInUse,
-    ProvisioningError,
-    provision,
-)
+from wamanager import BearerToken, DeploymentRequest, NumberInUse, ProvisioningError, provision
 from wamanager._states import DeploymentState as S
 from wamanager._states import is_legal_transition
 from wamanager.sandbox import (

@@ -6,12 +6,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from wamanager.sandbox import (
-    ManualClock,
-    SandboxConfig,
-    SandboxHandle,
-    run_sandbox,
-)
+from wamanager.sandbox import ManualClock, SandboxConfig, SandboxHandle, run_sandbox
 
 from .helpers import call, fragment, two_accounts
 

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from wamanager.sandbox import (
-    STICKERS_PER_PACK,
-    ManualClock,
-    SandboxConfig,
-    SandboxHandle,
-)
+from wamanager.sandbox import STICKERS_PER_PACK, ManualClock, SandboxConfig, SandboxHandle
 
 from .helpers import call, fragment
 
