@@ -22,8 +22,7 @@ from wamanager._models import CurrentState
 from wamanager.testing import VirtualClock
 
 S = DeploymentState
-
-
+#: Polls every virtual second, without jitter.
 POLICY = PollPolicy(interval=1.0, jitter=0)
 
 

@@ -199,3 +199,19 @@ async def test_virtual_clock_forgets_a_cancelled_sleeper() -> None:
     await clock.sleep(5.0)
     assert clock.now() == 5.0
     assert repr(clock) == "VirtualClock(time=5.0)"
+
+
+def test_the_testing_surface_is_sorted_and_every_name_documented() -> None:
+    """wamanager.testing's __all__ is sorted, and each class and function in it has a docstring."""
+    import inspect
+
+    import wamanager.testing as testing
+
+    assert list(testing.__all__) == sorted(testing.__all__)
+    undocumented = [
+        name
+        for name in testing.__all__
+        if (inspect.isclass(obj := getattr(testing, name)) or inspect.isfunction(obj))
+        and not obj.__doc__
+    ]
+    assert undocumented == []
