@@ -1,11 +1,10 @@
 """`wamanager bulk FILE.csv` against a fast sandbox (3000x) served from a thread: every
 option, the JSON lines and the reports parsed back, the exit codes, the OTP sources, the
-live display, and a run interrupted with SIGINT in a subprocess and resumed."""
+live display on a terminal, and a run interrupted with SIGINT in a subprocess and resumed."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import signal
@@ -14,26 +13,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from rich.console import Console
 
-from wamanager import BulkProgress, BulkReport, DeploymentState, NumberOutcome
-from wamanager._converter import structure
-from wamanager._models import Deployment, Vertical
-from wamanager.cli._bulk_display import duration, live_view, summary_lines
-from wamanager.cli._bulk_file import BulkFile, read_bulk_file
-from wamanager.cli._otp_sources import (
-    CommandOTP,
-    FileOTP,
-    FreshCodes,
-    command_arguments,
-    parse_codes,
-)
+from wamanager import DeploymentState
+from wamanager._models import Vertical
 from wamanager.sandbox import SandboxConfig, Scenario
 
 from .conftest import CLI, FAILING, STUCK, VARIABLES, ThreadedSandbox
@@ -593,241 +580,6 @@ def test_on_a_terminal_log_lines_print_above_the_live_view(
     assert result.code == 4
     assert "could not start" in result.out
     assert result.err == ""
-
-
-def test_live_view_shows_counts_states_rate_eta_and_failures() -> None:
-    """The live view: title, bar, counts, the states in flight, rate, ETA, failures."""
-    progress = BulkProgress(
-        at=datetime.now(timezone.utc),
-        total=10,
-        done=4,
-        failed=1,
-        in_flight=3,
-        by_state={"CODE_SENT": 2, "pending": 1},
-        rate_per_minute=12.5,
-        eta_seconds=125,
-    )
-    console = Console(file=io.StringIO(), width=120, record=True)
-    console.print(live_view("bulk n.csv", progress, 10, ["line 3: boom"], 61))
-    text = console.export_text()
-    for expected in (
-        "bulk n.csv",
-        "5/10",
-        "ready 4   failed 1   in flight 3   waiting 2",
-        "CODE_SENT 2   pending 1",
-        "elapsed 1m 01s   rate 12.5/min   ETA 2m 05s",
-        "last failures:",
-        "line 3: boom",
-    ):
-        assert expected in text
-    console = Console(file=io.StringIO(), width=120, record=True)
-    console.print(live_view("bulk n.csv", None, 10, [], 0))
-    assert "0/10" in console.export_text()
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(0, "0s"), (42.4, "42s"), (59.6, "1m 00s"), (185, "3m 05s"), (7620, "2h 07m"), (-3, "0s")],
-)
-def test_durations_read_naturally(seconds: float, text: str) -> None:
-    """Seconds shown as 42s, 3m 05s, 2h 07m."""
-    assert duration(seconds) == text
-
-
-def test_the_summary_lists_at_most_ten_failures_and_says_what_next() -> None:
-    """The summary fits a screen: counts, requests, ten failures and how many more, where
-    the report is, and what to do about invalid rows and failed numbers."""
-    outcomes = [NumberOutcome(0, "447700900001", "ready", "d-0", "done", resumed=True)]
-    outcomes += [
-        NumberOutcome(n, f"4477009{n:05d}", "failed", "d", "watch", "DeploymentFailed", "boom")
-        for n in range(1, 13)
-    ]
-    outcomes.append(NumberOutcome(13, "4477-00", "invalid", error="invalid number"))
-    report = BulkReport(tuple(outcomes), duration=75, requests=90, throttled=2, max_in_flight=5)
-    bulk_file = BulkFile(Path("n.csv"), (), tuple(range(2, 16)))
-    lines = summary_lines(report, bulk_file, report_path=Path("r.json"), journal=Path("j.sqlite"))
-    assert (
-        lines[0] == "14 numbers in 1m 15s: 1 ready (1 already in the journal), 12 failed, 1 invalid"
-    )
-    assert lines[1] == "90 requests (2 answered 429), at most 5 numbers in flight"
-    listed = [line for line in lines if line.startswith("  line ")]
-    assert len(listed) == 10
-    assert listed[0] == "  line 3 447700900001 failed at watch: boom"
-    assert "  … and 3 more in r.json" in lines
-    assert "report written to r.json" in lines
-    assert any("invalid rows were not sent" in line for line in lines)
-    assert any("wamanager delete ID" in line for line in lines)
-    assert any("--journal j.sqlite" in line for line in lines)
-    assert len(lines) <= 20
-
-
-def test_a_clean_summary_gives_no_advice() -> None:
-    """All READY: the counts, in the singular where it applies, and nothing to do."""
-    report = BulkReport(
-        (NumberOutcome(0, "447700900001", "ready", "d-0", "done"),),
-        duration=3,
-        requests=1,
-        throttled=0,
-        max_in_flight=1,
-    )
-    lines = summary_lines(report, BulkFile(Path("n.csv"), (), (2,)))
-    assert lines == [
-        "1 number in 3s: 1 ready, 0 failed, 0 invalid",
-        "1 request (0 answered 429), at most 1 number in flight",
-    ]
-
-
-# --- the parts -----------------------------------------------------------------------------
-
-
-def test_a_bulk_file_becomes_onboardings_with_their_lines(tmp_path: Path) -> None:
-    """Headers are case-insensitive, cells stripped, empty optional cells unset, and each
-    item knows its line (blank lines skipped)."""
-    path = tmp_path / "n.csv"
-    path.write_text(
-        "\ufeffCountry Code, NUMBER ,waba-id,vname_certificate,method,pin,vertical\n"
-        "\n"
-        " 44 ,7700900123,1,C,SMS,,\n"
-        '44,7700900124,1,"C,1",voice,1234,hotel and lodging\n'
-    )
-    bulk_file = read_bulk_file(path)
-    assert bulk_file.lines == (3, 4)
-    first, second = bulk_file.items
-    assert (first.request.country_code, first.request.method, first.request.pin) == (
-        "44",
-        "sms",
-        None,
-    )
-    assert first.profile is None
-    assert (second.request.vname_certificate, second.request.pin) == ("C,1", "1234")
-    assert second.profile is not None
-    assert second.profile.vertical is Vertical.HOTEL_AND_LODGING
-    assert (bulk_file.line_of(1), bulk_file.line_of(2), bulk_file.line_of(-1)) == (4, None, None)
-
-
-@pytest.mark.parametrize(
-    ("template", "expected"),
-    [
-        (["otp", "{number}"], ["otp", "447700900123"]),
-        (["otp", "--for={number}/{deployment_id}"], ["otp", "--for=447700900123/d-1"]),
-        (["sh", "-c", "echo {number}; rm x"], ["sh", "-c", "echo 447700900123; rm x"]),
-        (["otp", "{other}", "{{number}}"], ["otp", "{other}", "{447700900123}"]),
-    ],
-)
-def test_command_arguments_replace_the_placeholders_per_argument(
-    template: list[str], expected: list[str]
-) -> None:
-    """Placeholders are replaced within each argument; nothing else changes."""
-    assert command_arguments(template, "447700900123", "d-1") == expected
-
-
-def _deployment(state: str = "CODE_SENT", deployment_id: str = "d-1") -> Deployment:
-    return structure(
-        {
-            "deployment_id": deployment_id,
-            "country_code": "44",
-            "number": "7700900123",
-            "current_state": {"title": state},
-        },
-        Deployment,
-    )
-
-
-@pytest.mark.parametrize(
-    ("code", "expected"),
-    [
-        ("print('123456 ')", "123456"),
-        ("print('123456'); print('second line')", "123456"),
-        ("pass", None),
-        ("print('')", None),
-        ("import sys; print('654321'); sys.exit(2)", None),
-    ],
-)
-async def test_command_otp_reads_the_first_line_and_survives_failures(
-    code: str, expected: str | None, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The first line of stdout is the code; no output or a failure give none, a failure
-    logged (without what it printed)."""
-    source = CommandOTP([sys.executable, "-c", code])
-    with anyio.fail_after(20):
-        assert await source(_deployment()) == expected
-    if "exit" in code:
-        assert "the OTP command for 447700900123 exited with 2" in caplog.text
-        assert "654321" not in caplog.text
-
-
-async def test_command_otp_stops_a_command_that_runs_over_its_timeout(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """A command still running after the timeout is stopped, logged, and gives no code."""
-    source = CommandOTP([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.05)
-    with anyio.fail_after(10):
-        assert await source(_deployment()) is None
-    assert "ran over 0.05s and was stopped" in caplog.text
-
-
-def test_parse_codes_normalises_numbers_and_the_last_row_wins() -> None:
-    """Codes by full number (non-digits dropped); headers, short rows and empty codes are
-    ignored; a later row of a number replaces an earlier one."""
-    text = (
-        "number,code\n+44 7700 900123,111111\n447700900124\n447700900125,\n447700900123, 222222\n"
-    )
-    assert parse_codes(text) == {"447700900123": "222222"}
-
-
-async def test_file_otp_reads_the_file_again_when_it_changes(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The file is read again after it changes; a file gone is logged and gives no code."""
-    path = tmp_path / "codes.csv"
-    path.write_text("")
-    source = FileOTP(path)
-    assert await source(_deployment()) is None
-    path.write_text("447700900123,654321\n")
-    assert await source(_deployment()) == "654321"
-    path.unlink()
-    assert await source(_deployment()) is None
-    assert "cannot read the OTP file" in caplog.text
-
-
-@pytest.mark.parametrize(
-    ("steps", "given"),
-    [
-        # (state the deployment is in, what the source says) -> what reaches the watcher
-        ([("CODE_SENT", "111"), ("CODE_SENT", "111")], ["111", "111"]),
-        (
-            [("CODE_SENT", "111"), ("WRONG_CODE", "111"), ("WRONG_CODE", "222")],
-            ["111", None, "222"],
-        ),
-        ([("CODE_SENT", "111"), ("WRONG_CODE", "111"), ("CODE_SENT", "111")], ["111", None, None]),
-        ([("WRONG_CODE", "111"), ("WRONG_CODE", "111")], ["111", None]),
-        ([("CODE_SENT", None), ("CODE_SENT", ""), ("CODE_SENT", "3")], [None, None, "3"]),
-    ],
-)
-async def test_fresh_codes_never_submit_a_rejected_code_again(
-    steps: list[tuple[str, str | None]], given: list[str | None]
-) -> None:
-    """A code is withheld once the deployment showed WRONG_CODE after it was submitted;
-    a code whose verify did not happen may be submitted again."""
-    answers = iter(code for _, code in steps)
-
-    async def source(_: Deployment) -> str | None:
-        return next(answers)
-
-    fresh = FreshCodes(source)
-    assert [await fresh(_deployment(state)) for state, _ in steps] == given
-
-
-async def test_fresh_codes_keep_each_deployment_apart() -> None:
-    """A code rejected for one deployment may still be given for another."""
-
-    async def source(_: Deployment) -> str | None:
-        return "111"
-
-    fresh = FreshCodes(source)
-    assert await fresh(_deployment("CODE_SENT", "a")) == "111"
-    assert await fresh(_deployment("WRONG_CODE", "a")) is None
-    assert await fresh(_deployment("CODE_SENT", "b")) == "111"
 
 
 # --- as a process --------------------------------------------------------------------------
