@@ -78,7 +78,9 @@ def tenants_and_config() -> tuple[list[Tenant], SandboxConfig]:
     config = SandboxConfig(
         accounts=tuple(Account(t.api_key, f"secret-{i}") for i, t in enumerate(tenants)),
         applications=tuple(applications),
-        speed=60,  # a deployment stays in CREATING_CLUSTER for 2 s: listed, never READY
+        # Time stands still: every deployment stays in CREATING_CLUSTER (listed, never
+        # READY, no code sent) however long the load takes on a busy machine.
+        clock=ManualClock(),
         seed=2000,
         rate_limit=None,
         # Up to 10 ms of latency each, so that requests sent together are in the server
