@@ -600,9 +600,10 @@ def start(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 @pytest.fixture
 def slower(tmp_path: Path) -> Iterator[ThreadedSandbox]:
-    """A sandbox at 600x (READY in about 0.3 s) with a failing number, from a thread."""
+    """A sandbox at 200x (READY in about 1 s) with a failing number, from a thread: slow
+    enough that a run is still going when a busy machine's test gets to interrupt it."""
     config = SandboxConfig(
-        speed=600,
+        speed=200,
         seed=12,
         rate_limit=None,
         scenarios=(Scenario("44" + FAILING, fail_at=S.CREATING_CLUSTER),),
