@@ -3,12 +3,14 @@ flags, the usage errors when they are missing or half-set, number types, logging
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 
 import click
 import pytest
 
-from wamanager.cli._options import POSITIVE_SECONDS, Settings, client_environ
+from wamanager.cli._options import POSITIVE_SECONDS, Settings, client_environ, run_async
 
 from .conftest import CLI, ThreadedSandbox
 
@@ -181,3 +183,34 @@ def test_an_unreadable_key_names_the_variable_not_its_value(cli: CLI) -> None:
     assert result.code == 2
     assert "VONAGE_PRIVATE_KEY" in result.err
     assert "SECRET-ish" not in result.err
+
+
+def test_ctrl_c_cancels_the_main_task_and_then_raises_keyboard_interrupt() -> None:
+    """SIGINT inside a command cancels its task, so its cleanup runs (the bulk command's
+    "run the same command again"), then raises KeyboardInterrupt: on 3.10 as on 3.11+."""
+    steps: list[str] = []
+
+    async def command() -> None:
+        signal.raise_signal(signal.SIGINT)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            steps.append("cleaned up")
+            raise
+
+    with pytest.raises(KeyboardInterrupt):
+        run_async(command())
+    assert steps == ["cleaned up"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_command_that_ends_returns_its_value_and_leaves_sigint_as_it_was() -> None:
+    """Without Ctrl-C, run_async is asyncio.run: the value comes back, SIGINT's handler is
+    Python's default again."""
+
+    async def command() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    assert run_async(command()) == 7
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -16,9 +16,10 @@ import functools
 import logging
 import math
 import os
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 import attrs
 import click
@@ -192,6 +193,49 @@ def _common_options(json_output: bool) -> list[click.Parameter]:
 
 APICallback = Callable[..., Awaitable[None]]
 
+T = TypeVar("T")
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, with Ctrl-C handled as Python 3.11+ handles it on every version.
+
+    From 3.11, SIGINT cancels the main task, so its ``finally`` blocks and ``except
+    CancelledError`` run (the bulk command says how to resume, the journal's last write
+    completes), and ``KeyboardInterrupt`` is raised once it has unwound. Python 3.10's
+    ``asyncio.run`` raises ``KeyboardInterrupt`` wherever the main thread happens to be, in
+    the middle of a write or a callback, so on 3.10 the same is done here by hand.
+    """
+    if sys.version_info >= (3, 11):
+        return asyncio.run(main)
+    return asyncio.run(_cancelled_by_sigint(main))
+
+
+async def _cancelled_by_sigint(main: Coroutine[Any, Any, T]) -> T:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C interrupts at once
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+        return await main
+    try:
+        return await main
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if not interrupted:
+            loop.remove_signal_handler(signal.SIGINT)
+
 
 def api_command(
     name: str | None = None, *, json_output: bool = True, **command_attrs: Any
@@ -208,7 +252,7 @@ def api_command(
         def callback(**params: Any) -> None:
             run = click.get_current_context().ensure_object(Settings)
             environ = client_environ(os.environ, run.flags)
-            asyncio.run(_call(func, environ, Output(json_mode=run.json), params))
+            run_async(_call(func, environ, Output(json_mode=run.json), params))
 
         command = click.command(name, cls=click.Command, **command_attrs)(callback)
         command.params.extend(_common_options(json_output))

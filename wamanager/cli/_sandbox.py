@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._version import __version__
-from ._options import POSITIVE_FACTOR, debug_option
+from ._options import POSITIVE_FACTOR, debug_option, run_async
 
 if TYPE_CHECKING:
     from ..sandbox import SandboxConfig, SandboxHandle
@@ -174,7 +174,7 @@ def sandbox(
     if as_json and as_env:
         raise click.UsageError("choose one of --json and --env")
     mode = "json" if as_json else "env" if as_env else "human"
-    asyncio.run(_serve(SandboxConfig(**config_fields), host, port, mode, tls))
+    run_async(_serve(SandboxConfig(**config_fields), host, port, mode, tls))
 
 
 sandbox.params.append(debug_option())
@@ -193,7 +193,7 @@ def demo(speed: float) -> None:
     from ._demo import run_demo
     from ._output import Output
 
-    asyncio.run(run_demo(speed=speed, out=Output()))
+    run_async(run_demo(speed=speed, out=Output()))
 
 
 demo.params.append(debug_option())
