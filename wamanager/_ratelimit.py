@@ -376,13 +376,15 @@ class RateLimiter:
         # Time spent paused is not time spent queueing at the rate: it does not grow it.
         self._last_growth = max(self._last_growth, self._paused_until)
 
-    def throttled(self, ticket: int, wait: float) -> bool:
-        """An account 429 answered the request released as ``ticket``; returns whether it
-        paused every request for ``wait`` seconds.
+    def throttled(self, ticket: int, wait: float) -> float:
+        """An account 429 answered the request released as ``ticket``, asking to wait
+        ``wait`` seconds; returns how long that request must still wait on its own before
+        its retry (0 when a pause of every request covers the wait).
 
         A fresh 429 (to a request sent after the last cut) is either noise (see
         :func:`~wamanager._rate_control.is_noise`), counted but pausing nothing — the caller
-        waits ``wait`` before its retry alone — or the limit: every request pauses and the
+        waits alone, for what of ``wait`` no pause under way covers — or the limit: every
+        request pauses for ``wait`` and the
         rate is cut, on trial until the answers after it say whether the 429s fell (see
         :func:`~wamanager._rate_control.cut_verdict`). While a cut is on trial, fresh 429s
         are counted towards its verdict and pause nothing, unless they rose: the rate is then
@@ -400,7 +402,7 @@ class RateLimiter:
             if verdict is Verdict.CONFIRM:
                 self._cut(confirming=trial)
             if verdict is not Verdict.DEEPER:
-                return False
+                return self._uncovered(wait)
         elif fresh and is_noise(
             throttled=self._answers_throttled,
             answers=len(self._answers),
@@ -409,12 +411,16 @@ class RateLimiter:
             noise=self.noise,
             control=self.control,
         ):
-            return False
+            return self._uncovered(wait)
         self.pause(wait)
         if fresh:
             self._cut()  # after DEEPER too: that cut was real, this one is a trial of its own
         self._active_since = self._paused_until
-        return True
+        return 0.0
+
+    def _uncovered(self, wait: float) -> float:
+        """What of ``wait`` the pause under way (if any) does not cover."""
+        return max(wait - max(self._paused_until - self._clock(), 0.0), 0.0)
 
     def _cut(self, *, confirming: _Trial | None = None) -> None:
         """Lower the rate to what the server accepted (see

@@ -352,7 +352,7 @@ class Session:
                 error.retry_after = wait
                 if local_throttle:
                     raise error from None
-                paused = limiter.throttled(ticket, wait)
+                alone = limiter.throttled(ticket, wait)
                 now = time.monotonic()
                 if throttled_since is None:
                     throttled_since = now
@@ -366,14 +366,14 @@ class Session:
                     "(%.0fs of the %.0fs throttle budget used); rate now %.3g/s",
                     method,
                     url_path,
-                    "every request" if paused else "this request (429s at the noise level)",
+                    "this request (429s at the noise level)" if alone else "every request",
                     wait,
                     spent,
                     self.throttle_budget,
                     limiter.rate,
                 )
-                if not paused:
-                    await connection.sleep(wait)
+                if alone > const.MIN_SLEEP:
+                    await connection.sleep(alone)
                 continue
             failures += 1
             if not should_retry(
