@@ -119,6 +119,7 @@ def test_is_noise_table(
         (0.05, 1, 49, 0.0, None, False, Verdict.WAIT),  # not yet half a sample
         # with noise known, down to the noise level is stopped: 5 + 2 x 2.2 + 1
         (0.2, 10, 100, 0.05, None, False, Verdict.KEEP),
+        (0.3, 12, 100, 0.15, None, False, Verdict.KEEP),
         # they persisted (half a sample, already more than a kept cut may have): cut again
         (0.05, 2, 50, 0.0, None, False, Verdict.CONFIRM),
         (0.3, 11, 50, 0.05, None, False, Verdict.CONFIRM),
@@ -407,7 +408,7 @@ async def simulate(
             await time.sleep(latency)
             accepted = retry_after is None
             if limiter is not None:
-                limiter.done(accepted=accepted)
+                limiter.done(accepted=accepted, ticket=ticket)
             if retry_after is not None:
                 wait = retry_after * (1 + 0.1 * jitter.random())
                 alone = wait if limiter is None else limiter.throttled(ticket, wait)

@@ -300,15 +300,17 @@ class RateLimiter:
 
     # --- what the answers say -----------------------------------------------------------
 
-    def done(self, *, accepted: bool) -> None:
+    def done(self, *, accepted: bool, ticket: int | None = None) -> None:
         """A released request is over: answered (``accepted``: with anything but a 429), or
-        throttled, failed or cancelled."""
+        throttled, failed or cancelled. ``ticket``: see :meth:`accepted`."""
         self._in_flight -= 1
         if accepted:
-            self.accepted()
+            self.accepted(ticket)
 
-    def accepted(self) -> None:
-        """Count an answer the server accepted (any status but 429)."""
+    def accepted(self, ticket: int | None = None) -> None:
+        """Count an answer the server accepted (any status but 429) to the request released
+        as ``ticket``: one released before the last cut does not count towards that cut's
+        trial (its 429s do not either). ``None``: a request released after it."""
         now = self._clock()
         times = self._accepted
         times.append(now)
@@ -317,7 +319,8 @@ class RateLimiter:
             times.popleft()
         self._answered(throttled=False)
         trial = self._trial
-        if trial is not None and now >= trial.starts:
+        fresh = ticket is None or is_fresh_throttle(ticket, self._decreased_at_ticket)
+        if trial is not None and fresh and now >= trial.starts:
             trial.answers += 1
             if self._judge(trial) is Verdict.CONFIRM:
                 self._cut(confirming=trial)
@@ -398,7 +401,7 @@ class RateLimiter:
         if fresh and trial is not None:
             trial.answers += 1
             trial.throttled += 1
-            verdict = self._judge(trial, grown=self._rate > trial.rate)
+            verdict = self._judge(trial)
             if verdict is Verdict.CONFIRM:
                 self._cut(confirming=trial)
             if verdict is not Verdict.DEEPER:

@@ -344,7 +344,7 @@ class Session:
                 if slot_taken:
                     assert slots is not None
                     slots.give()
-                limiter.done(accepted=accepted)
+                limiter.done(accepted=accepted, ticket=ticket)
             if failed.status == 429:
                 error = failed.error
                 assert isinstance(error, Throttled)
