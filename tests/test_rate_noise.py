@@ -110,29 +110,27 @@ def test_is_noise_table(
 
 
 @pytest.mark.parametrize(
-    ("before", "throttled", "answers", "noise", "persisted", "grown", "expected"),
+    ("before", "throttled", "answers", "noise", "persisted", "expected"),
     [
         # the 429s stopped: keep the cut once a whole sample came, wait before
-        (0.05, 0, 100, 0.0, None, False, Verdict.KEEP),
-        (0.05, 1, 100, 0.0, None, False, Verdict.KEEP),  # one is chance
-        (0.05, 0, 99, 0.0, None, False, Verdict.WAIT),
-        (0.05, 1, 49, 0.0, None, False, Verdict.WAIT),  # not yet half a sample
+        (0.05, 0, 100, 0.0, None, Verdict.KEEP),
+        (0.05, 1, 100, 0.0, None, Verdict.KEEP),  # one is chance
+        (0.05, 0, 99, 0.0, None, Verdict.WAIT),
+        (0.05, 1, 49, 0.0, None, Verdict.WAIT),  # not yet half a sample
         # with noise known, down to the noise level is stopped: 5 + 2 x 2.2 + 1
-        (0.2, 10, 100, 0.05, None, False, Verdict.KEEP),
-        (0.3, 12, 100, 0.15, None, False, Verdict.KEEP),
+        (0.2, 10, 100, 0.05, None, Verdict.KEEP),
+        (0.3, 12, 100, 0.15, None, Verdict.KEEP),
         # they persisted (half a sample, already more than a kept cut may have): cut again
-        (0.05, 2, 50, 0.0, None, False, Verdict.CONFIRM),
-        (0.3, 11, 50, 0.05, None, False, Verdict.CONFIRM),
+        (0.05, 2, 50, 0.0, None, Verdict.CONFIRM),
+        (0.3, 11, 50, 0.05, None, Verdict.CONFIRM),
         # ... and after that second cut their share did not halve: noise, undo
-        (0.1, 5, 50, 0.0, 0.2, False, Verdict.UNDO),
-        (0.1, 3, 60, 0.0, 0.1, False, Verdict.UNDO),
+        (0.1, 5, 50, 0.0, 0.2, Verdict.UNDO),
+        (0.1, 3, 60, 0.0, 0.1, Verdict.UNDO),
         # ... or it did: cut again (a limit, each cut lowering the 429s)
-        (0.1, 4, 50, 0.0, 0.2, False, Verdict.CONFIRM),
-        # they rose: more than the share before explains with 3 deviations, or the rate
-        # grew back past where it was before the cut
-        (0.05, 5, 10, 0.0, None, False, Verdict.DEEPER),  # 0.5 + 3 x 0.71 + 1 = 3.6
-        (0.05, 3, 10, 0.0, None, False, Verdict.WAIT),
-        (0.05, 1, 3, 0.0, None, True, Verdict.DEEPER),
+        (0.1, 4, 50, 0.0, 0.2, Verdict.CONFIRM),
+        # they rose: more than the share before explains with 3 deviations
+        (0.05, 5, 10, 0.0, None, Verdict.DEEPER),  # 0.5 + 3 x 0.71 + 1 = 3.6
+        (0.05, 3, 10, 0.0, None, Verdict.WAIT),
     ],
 )
 def test_cut_verdict_table(
@@ -141,7 +139,6 @@ def test_cut_verdict_table(
     answers: int,
     noise: float,
     persisted: float | None,
-    grown: bool,
     expected: Verdict,
 ) -> None:
     """What the answers after a cut say: the 429s stopped, persisted (twice: noise) or
@@ -153,7 +150,6 @@ def test_cut_verdict_table(
         noise=noise,
         sample=100,
         persisted=persisted,
-        grown=grown,
     )
     assert got is expected
 

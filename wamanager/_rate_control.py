@@ -272,7 +272,6 @@ def cut_verdict(
     noise: float,
     sample: int,
     persisted: float | None,
-    grown: bool = False,
 ) -> Verdict:
     """What the answers to requests sent after a cut say about it: ``answers`` so far,
     ``throttled`` of them 429s.
@@ -283,9 +282,9 @@ def cut_verdict(
     or, once the 429s ``persisted`` after it, the share after the cut before this one. In
     this order:
 
-    * ``DEEPER``: the 429s rose. A 429 came with the rate ``grown`` back above where it was
-      before the cut, or more came than ``before`` (or the noise level, if higher) explains
-      with ``DEEPER_DEVIATIONS`` (:func:`allowed_throttles`).
+    * ``DEEPER``: the 429s rose: more came than ``before`` (or the noise level, if higher)
+      explains with ``DEEPER_DEVIATIONS`` (:func:`allowed_throttles`). Above a limit they
+      rise with the rate; noise keeps its share.
     * ``UNDO`` or ``CONFIRM``: after half of ``sample`` answers, already more 429s than the
       noise level explains over the whole ``sample`` (with ``TRIAL_DEVIATIONS``): they
       persisted. If they had already persisted after the cut before, and their share did
@@ -295,7 +294,7 @@ def cut_verdict(
     * ``WAIT``: too few answers yet.
     """
     reference = max(before, noise)
-    if grown or throttled > allowed_throttles(reference, answers, const.DEEPER_DEVIATIONS):
+    if throttled > allowed_throttles(reference, answers, const.DEEPER_DEVIATIONS):
         return Verdict.DEEPER
     if 2 * answers >= sample and throttled > allowed_throttles(
         noise, sample, const.TRIAL_DEVIATIONS

@@ -342,7 +342,7 @@ class RateLimiter:
             if self._noisy and not self.noise:
                 self._noisy = False  # the 429s stopped: the noise is forgotten
 
-    def _judge(self, trial: _Trial, *, grown: bool = False) -> Verdict:
+    def _judge(self, trial: _Trial) -> Verdict:
         """Keep or undo the cut on trial once the answers after it say which; the caller
         cuts again on ``DEEPER`` and ``CONFIRM``."""
         verdict = cut_verdict(
@@ -352,7 +352,6 @@ class RateLimiter:
             noise=self.noise,
             sample=self.control.noise_window,
             persisted=trial.persisted,
-            grown=grown,
         )
         if verdict is Verdict.KEEP:
             self._trial = None
