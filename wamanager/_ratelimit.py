@@ -16,7 +16,7 @@ taken up to ``CATCH_UP`` (5 ms) late keeps its place in the schedule: without th
 wake-ups cost a few percent of the rate.
 
 Measured against the sandbox limited to 50 requests/s (burst 10, whole-second
-``Retry-After``): 100 tasks of back-to-back calls from a default client get 0.91 of the limit
+``Retry-After``): 100 tasks of back-to-back calls from a default client get 0.92 of the limit
 over 30 s, with 0.14% of the requests answered 429 (``benchmarks/ratelimit.py``); a
 deterministic version of that run on a virtual clock is a unit test.
 """
