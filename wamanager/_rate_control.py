@@ -88,10 +88,11 @@ class Verdict(enum.Enum):
     #: The 429s fell: the cut found a limit, and stays.
     KEEP = "keep"
     #: They did not fall: noise, or a cut that stayed above the limit (an estimate measured
-    #: too high, a burst). Cut to half (``CONFIRM_FACTOR``): below a limit they stop.
+    #: too high, a burst). Cut again, a little deeper (``CONFIRM_FACTOR``): below a limit
+    #: they stop, and each cut above it lowers them.
     CONFIRM = "confirm"
-    #: They did not fall after that half cut either: noise. The rate goes back to where it
-    #: was before the first cut.
+    #: Their share did not fall by half after that second cut either: noise. The rate goes
+    #: back to where it was before the first cut.
     UNDO = "undo"
     #: They rose: the cut was real but not deep enough. Cut again, on a new trial.
     DEEPER = "deeper"
@@ -278,9 +279,9 @@ def cut_verdict(
 
     Below a real limit the 429s stop (down to the known ``noise`` level), and each cut that
     is still above it lowers their share; noise keeps its share at any rate. ``before`` is
-    the share the cut was decided on: the share over the last answers before the first cut,
-    or, once the 429s ``persisted`` after it, the share after the cut before this one. In
-    this order:
+    the largest share seen on this trial: over the last answers before its first cut, and
+    after each cut since; ``persisted`` is the share after the cut before this one, when the
+    429s persisted after it (``None``: this is the trial's first cut). In this order:
 
     * ``DEEPER``: the 429s rose: more came than ``before`` (or the noise level, if higher)
       explains with ``DEEPER_DEVIATIONS`` (:func:`allowed_throttles`). Above a limit they

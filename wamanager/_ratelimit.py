@@ -7,13 +7,13 @@ this module keeps the limiter's state and does the waiting.
 The rate only grows while requests are actually queued at it: an idle client does not build
 up a rate it has never tried. A 429 taken for the account's limit also pauses every request
 for the server's (jittered, capped) ``Retry-After``; a 429 taken for noise pauses nothing but
-the request it answered (:meth:`RateLimiter.throttled` says which). When a pause ends, the
-waiting requests are released one slot at a time at the learned rate (the retried ones
-first), never all at once. ``limit`` (the client's ``rate_limit=``) is a ceiling the learned
-rate never exceeds; when given, the rate starts there instead of at 10/s. Asyncio's timers
-are coarse (a millisecond), so a wait shorter than ``MIN_SLEEP`` is not slept and a slot
-taken up to ``CATCH_UP`` (5 ms) late keeps its place in the schedule: without that, late
-wake-ups cost a few percent of the rate.
+the request it answered (:meth:`RateLimiter.throttled` returns how long that one waits).
+When a pause ends, the waiting requests are released one slot at a time at the learned rate
+(the retried ones first), never all at once. ``limit`` (the client's ``rate_limit=``) is a
+ceiling the learned rate never exceeds; when given, the rate starts there instead of at
+10/s. Asyncio's timers are coarse (a millisecond), so a wait shorter than ``MIN_SLEEP`` is
+not slept and a slot taken up to ``CATCH_UP`` (5 ms) late keeps its place in the schedule:
+without that, late wake-ups cost a few percent of the rate.
 
 Measured against the sandbox limited to 50 requests/s (burst 10, whole-second
 ``Retry-After``): 100 tasks of back-to-back calls from a default client get 0.92 of the limit
@@ -386,11 +386,10 @@ class RateLimiter:
         A fresh 429 (to a request sent after the last cut) is either noise (see
         :func:`~wamanager._rate_control.is_noise`), counted but pausing nothing — the caller
         waits alone, for what of ``wait`` no pause under way covers — or the limit: every
-        request pauses for ``wait`` and the
-        rate is cut, on trial until the answers after it say whether the 429s fell (see
-        :func:`~wamanager._rate_control.cut_verdict`). While a cut is on trial, fresh 429s
-        are counted towards its verdict and pause nothing, unless they rose: the rate is then
-        cut again (an undo still goes back to before the first cut). A stale 429 (sent
+        request pauses for ``wait`` and the rate is cut, on trial until the answers after it
+        say whether the 429s fell (see :func:`~wamanager._rate_control.cut_verdict`). While
+        a cut is on trial, fresh 429s count towards its verdict and pause nothing, unless
+        they rose: the rate is then cut again, on a trial of its own. A stale 429 (sent
         before the last cut) pauses every request, as the cut's own 429 did.
         """
         self._throttled = True
