@@ -13,6 +13,14 @@ baseline, a client told the limit by hand (``rate_limit=LIMIT``, which the issue
 1.00 of the limit). Targets for the default client: goodput >= 0.9 of the limit and fewer
 than 5% of requests answered 429.
 
+A third workload has no limit but noise: a sandbox answering 5%, then 15%, of requests 429
+at random (``Retry-After: 1``), as a flaky proxy would:
+
+* **noise**: 100 tasks each call ``deployments.get`` every ``100 / OFFERED`` seconds (the
+  workload offers ``OFFERED`` requests per second) for ``seconds``; goodput = successful
+  answers per second, against the offered rate. The default client is measured against a
+  client given ``rate_limit=OFFERED`` by hand, and against itself with no noise.
+
     python benchmarks/ratelimit.py [limit] [burst] [seconds]
 """
 
@@ -38,7 +46,16 @@ from wamanager import (
     WhatsAppManager,
     provision,
 )
-from wamanager.sandbox import API_PREFIX, SandboxConfig, create_app, generate_application
+from wamanager.sandbox import (
+    API_PREFIX,
+    FaultConfig,
+    SandboxConfig,
+    create_app,
+    generate_application,
+)
+
+#: The requests per second the noise workload offers.
+OFFERED = 200.0
 
 
 @attrs.define
@@ -55,10 +72,16 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serve(limit: float, burst: int) -> AsyncIterator[Server]:
+async def serve(limit: float | None, burst: int = 1, noise: float = 0.0) -> AsyncIterator[Server]:
+    """A sandbox limited to ``limit`` per second (``None``: no limit), answering ``noise`` of
+    requests 429 at random."""
     application, private_key = generate_application()
     config = SandboxConfig(
-        applications=(application,), rate_limit=limit, rate_burst=burst, speed=60.0
+        applications=(application,),
+        rate_limit=limit,
+        rate_burst=burst,
+        speed=60.0,
+        faults=FaultConfig(throttle_rate=noise),
     )
     app = create_app(config)
     server: Server | None = None
@@ -161,6 +184,65 @@ async def onboard(server: Server, count: int, **client: Any) -> dict[str, float]
     }
 
 
+async def paced(server: Server, seconds: float, **client: Any) -> dict[str, float]:
+    """100 tasks each calling ``deployments.get`` every ``100 / OFFERED`` s for ``seconds``
+    (a late task catches up); answers counted at the server."""
+    period = 100 / OFFERED
+    async with WhatsAppManager(server.auth, base_url=server.base_url, **client) as wam:
+        dep_id = (await wam.deployments.create(request(99_000_000))).deployment_id
+        before = server.snapshot()
+        start = anyio.current_time()
+
+        async def task(offset: float) -> None:
+            due = start + offset
+            while due < start + seconds:
+                await anyio.sleep(max(due - anyio.current_time(), 0.0))
+                await wam.deployments.get(dep_id)
+                due += period
+
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for i in range(100):
+                tg.start_soon(task, i * period / 100)
+        elapsed = time.perf_counter() - started
+        limiter = wam.session.limiter
+    counts = server.snapshot() - before
+    total = sum(counts.values())
+    return {
+        "ok": counts[200],
+        "429": counts[429],
+        "share": counts[429] / total,
+        "seconds": elapsed,
+        "rate": limiter.rate,
+        "noise": limiter.noise,
+    }
+
+
+async def noise_scenario(seconds: float) -> None:
+    """The default client under random 429s, against rate_limit=OFFERED by hand."""
+    print(f"\nnoise: no limit, random 429s (Retry-After: 1); {OFFERED:g} requests/s offered")
+    clients = {"default client": {}, "rate_limit by hand": {"rate_limit": OFFERED}}
+    for noise in (0.0, 0.05, 0.15):
+        results = {}
+        for name, options in clients.items():
+            if noise == 0.0 and options:
+                continue
+            async with serve(None, noise=noise) as server:
+                results[name] = await paced(server, seconds, **options)
+        for name, r in results.items():
+            goodput = r["ok"] / r["seconds"]
+            print(
+                f"  {noise:4.0%} {name:20s} goodput {goodput:6.1f}/s "
+                f"({goodput / OFFERED:.3f} of offered), 429s {int(r['429'])} "
+                f"({r['share']:.1%}), rate at the end {r['rate']:.0f}/s, "
+                f"noise learned {r['noise']:.1%}"
+            )
+        if len(results) == 2:
+            default, baseline = (results[n] for n in clients)
+            ratio = (default["ok"] / default["seconds"]) / (baseline["ok"] / baseline["seconds"])
+            print(f"  {noise:4.0%} default / by hand: {ratio:.3f}")
+
+
 async def main(limit: float, burst: int, seconds: float) -> None:
     print(f"sandbox limit {limit:g} requests/s per account, burst {burst}")
     clients = {"default client": {}, "rate_limit by hand": {"rate_limit": limit}}
@@ -195,6 +277,8 @@ async def main(limit: float, burst: int, seconds: float) -> None:
         )
     default, baseline = (results[n]["onboarding"] for n in clients)
     print(f"  default / by hand, time: {default['seconds'] / baseline['seconds']:.3f}")
+
+    await noise_scenario(seconds)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,34 @@ SHORT_RECOVERY = 5.0
 LONG_RECOVERY = 60.0
 #: Two estimates "agree" when they differ by at most this fraction.
 AGREEMENT = 0.25
+#: Before any noise is known, a 429 is taken for noise (no cut, no pause of the other
+#: requests) only while at most this share of the last ``NOISE_WINDOW`` answers were 429s
+#: and the rate is well below the limit learned (never on its plateau or probing past it).
+NOISE_TOLERANCE = 0.05
+#: Answers (accepted or 429) over which the share of 429s is judged: the last ones when a
+#: 429 comes, and those after a cut (half as many to say the 429s persisted, all of them to
+#: keep the cut).
+NOISE_WINDOW = 100
+#: Once a noise level is known, a 429 is noise while the 429s among the last
+#: ``NOISE_WINDOW`` answers are no more than that level explains: their expected count plus
+#: this many standard deviations, plus one. A second client on the account, or a limit
+#: lowered by the server, goes well above it.
+NOISE_DEVIATIONS = 4.0
+#: A cut is kept when the 429s after it are no more than the noise level explains with this
+#: many standard deviations, plus one (below a real limit they stop).
+TRIAL_DEVIATIONS = 2.0
+#: The 429s after a cut "rose" (the cut was not deep enough: cut again) when they are more
+#: than the share before it explains with this many standard deviations, plus one.
+DEEPER_DEVIATIONS = 3.0
+#: When the 429s persist after a cut, the rate is cut again, to this fraction of the usual
+#: cut (a limit's accepted rate measured just after a pause is too high: its burst) ...
+CONFIRM_FACTOR = 0.9
+#: ... and if their share after that second cut is still at least this fraction of what it
+#: was after the first, they are noise: both cuts are undone.
+UNDO_SHARE = 0.5
+#: The noise level is the median share of 429s over the last this many blocks of
+#: ``NOISE_WINDOW`` answers (and the answers that showed it), so it falls as 429s stop.
+NOISE_MEMORY = 10
 #: The most seconds of queueing counted towards growth in one step (a stall is not growth).
 MAX_GROWTH_STEP = 1.0
 #: A wait for a slot shorter than this many seconds is not slept (the event loop's timers

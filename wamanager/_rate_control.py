@@ -2,7 +2,7 @@
 
 Users rarely know their account's rate limit, so the client learns it from the 429s the API
 answers. Ideas from botocore's adaptive retry mode (a token bucket whose rate a CUBIC
-calculator moves) and from TCP congestion control, with three changes:
+calculator moves) and from TCP congestion control, with four changes:
 
 * **A gentle start.** Concurrent requests start at :data:`~wamanager._constants.INITIAL_RATE`
   (10/s), spaced, never as a herd. While requests queue and no 429 has come, the rate doubles
@@ -21,6 +21,22 @@ calculator moves) and from TCP congestion control, with three changes:
   slowly at first. The climb takes ``SHORT_RECOVERY`` (5 s) after a new estimate and
   ``LONG_RECOVERY`` (60 s) once two 429s in a row agree on it (within 25%), so a client that
   has found the limit stays just below it and rarely touches it.
+* **Noise is not a limit.** A proxy, a flaky gateway or a fault injector may answer 429 at
+  random, whatever the rate; taken each for the account's limit, they cut the rate again
+  and again, down to its floor. A real limit and noise differ in one observable way: below
+  a real limit the 429s stop (and each cut still above it lowers their share), while noise
+  keeps its share at any rate. So every cut is an experiment (:func:`cut_verdict`): if the
+  429s persist over the answers after it, the rate is cut once more, and if their share
+  did not fall by half after that second cut either, both cuts are undone — back to the
+  rate before the first — and the 429s are noise. From then on the noise level is the
+  median share of 429s over the last blocks of answers (:func:`noise_level`; it falls as
+  they stop), and a 429 is noise — no cut, no pause of the other requests: the throttled
+  request alone waits its ``Retry-After`` before its retry — while the 429s among the last
+  ``noise_window`` (100) answers are no more than that level explains, at any rate
+  (:func:`is_noise`, :func:`allowed_throttles`). A second client on the same account, or a
+  limit lowered by the server, sends them well above it: that cuts as before. Before any
+  noise is known, a 429 cuts as it always did, unless the rate is well below a limit found
+  earlier and at most ``noise_tolerance`` (5%) of the last 100 answers were 429s.
 
 Every decision here is a pure function of its inputs, tested as a table; the limiter
 (:mod:`wamanager._ratelimit`) keeps the state and sleeps.
@@ -30,6 +46,7 @@ from __future__ import annotations
 
 import enum
 import math
+import statistics
 from collections.abc import Sequence
 
 import attrs
@@ -41,9 +58,14 @@ __all__ = [
     "Phase",
     "RateControl",
     "RateDecrease",
+    "Verdict",
     "accepted_rate",
+    "allowed_throttles",
     "cubic_rate",
+    "cut_verdict",
     "is_fresh_throttle",
+    "is_noise",
+    "noise_level",
     "rate_after_throttle",
     "slow_start_rate",
 ]
@@ -56,6 +78,24 @@ class Phase(enum.Enum):
     SLOW_START = "slow start"
     #: After a 429: the rate follows the cubic curve around the estimated limit.
     AVOIDANCE = "avoidance"
+
+
+class Verdict(enum.Enum):
+    """What the answers after a cut say about it (:func:`cut_verdict`)."""
+
+    #: Too few answers since the cut to say.
+    WAIT = "wait"
+    #: The 429s fell: the cut found a limit, and stays.
+    KEEP = "keep"
+    #: They did not fall: noise, or a cut that stayed above the limit (an estimate measured
+    #: too high, a burst). Cut again, a little deeper (``CONFIRM_FACTOR``): below a limit
+    #: they stop, and each cut above it lowers them.
+    CONFIRM = "confirm"
+    #: Their share did not fall by half after that second cut either: noise. The rate goes
+    #: back to where it was before the first cut.
+    UNDO = "undo"
+    #: They rose: the cut was real but not deep enough. Cut again, on a new trial.
+    DEEPER = "deeper"
 
 
 def _fraction_problem(value: object) -> str | None:
@@ -90,6 +130,8 @@ class RateControl:
     long_recovery: float = attrs.field(default=const.LONG_RECOVERY, validator=_positive)
     agreement: float = attrs.field(default=const.AGREEMENT, validator=_fraction)
     max_growth_step: float = attrs.field(default=const.MAX_GROWTH_STEP, validator=_positive)
+    noise_tolerance: float = attrs.field(default=const.NOISE_TOLERANCE, validator=_fraction)
+    noise_window: int = attrs.field(default=const.NOISE_WINDOW, validator=_whole)
 
 
 @attrs.frozen
@@ -190,3 +232,94 @@ def is_fresh_throttle(ticket: int, last_decrease_ticket: int) -> bool:
     nothing new (they would otherwise cut the rate once per request in flight).
     """
     return ticket > last_decrease_ticket
+
+
+def is_noise(
+    *,
+    throttled: int,
+    answers: int,
+    rate: float,
+    estimate: float | None,
+    noise: float,
+    control: RateControl,
+) -> bool:
+    """Whether a fresh 429 is noise (no cut, no pause of the other requests) rather than the
+    account's limit.
+
+    ``throttled`` of the last ``answers`` answers (at most ``noise_window``) were 429s, this
+    one included. Before any noise level is known (``noise`` is 0), a 429 is the limit, as
+    it always was, unless a whole ``noise_window`` of answers holds at most
+    ``noise_tolerance`` of 429s and the rate is well below the ``estimate`` of the limit (at
+    most ``decrease_factor`` times it: not on the plateau, not probing past it). Once a
+    ``noise`` level is known, the 429s may be as many as it explains with
+    ``NOISE_DEVIATIONS`` standard deviations (:func:`allowed_throttles`), or
+    ``noise_tolerance`` of the answers plus one if that is more, whatever the rate.
+    """
+    if noise:
+        allowed = allowed_throttles(noise, answers, const.NOISE_DEVIATIONS)
+        return throttled <= max(allowed, control.noise_tolerance * answers + 1)
+    if answers < control.noise_window:
+        return False
+    if estimate is not None and rate > control.decrease_factor * estimate:
+        return False
+    return throttled <= control.noise_tolerance * answers
+
+
+def cut_verdict(
+    *,
+    before: float,
+    throttled: int,
+    answers: int,
+    noise: float,
+    sample: int,
+    persisted: float | None,
+) -> Verdict:
+    """What the answers to requests sent after a cut say about it: ``answers`` so far,
+    ``throttled`` of them 429s.
+
+    Below a real limit the 429s stop (down to the known ``noise`` level), and each cut that
+    is still above it lowers their share; noise keeps its share at any rate. ``before`` is
+    the largest share seen on this trial: over the last answers before its first cut, and
+    after each cut since; ``persisted`` is the share after the cut before this one, when the
+    429s persisted after it (``None``: this is the trial's first cut). In this order:
+
+    * ``DEEPER``: the 429s rose: more came than ``before`` (or the noise level, if higher)
+      explains with ``DEEPER_DEVIATIONS`` (:func:`allowed_throttles`). Above a limit they
+      rise with the rate; noise keeps its share.
+    * ``UNDO`` or ``CONFIRM``: after half of ``sample`` answers, already more 429s than the
+      noise level explains over the whole ``sample`` (with ``TRIAL_DEVIATIONS``): they
+      persisted. If they had already persisted after the cut before, and their share did
+      not fall under ``UNDO_SHARE`` (half) of the share then, it is noise: ``UNDO``;
+      otherwise ``CONFIRM``: cut again and see.
+    * ``KEEP``: ``sample`` answers came, and no more 429s than that.
+    * ``WAIT``: too few answers yet.
+    """
+    reference = max(before, noise)
+    if throttled > allowed_throttles(reference, answers, const.DEEPER_DEVIATIONS):
+        return Verdict.DEEPER
+    if 2 * answers >= sample and throttled > allowed_throttles(
+        noise, sample, const.TRIAL_DEVIATIONS
+    ):
+        if persisted is not None and throttled >= const.UNDO_SHARE * persisted * answers:
+            return Verdict.UNDO
+        return Verdict.CONFIRM
+    if answers < sample:
+        return Verdict.WAIT
+    return Verdict.KEEP
+
+
+def noise_level(shares: Sequence[float], window: int) -> float:
+    """The noise level: the median share of 429s over the last blocks of answers
+    (``shares``; none before a cut was undone), so a few blocks above a limit do not raise
+    it and it falls as the 429s stop; 0 once under one 429 a ``window`` of answers."""
+    if not shares:
+        return 0.0
+    level = statistics.median(shares)
+    return level if level >= 1 / window else 0.0
+
+
+def allowed_throttles(share: float, answers: int, deviations: float) -> float:
+    """The most 429s a ``share`` of noise explains among ``answers``: the expected count,
+    plus that many standard ``deviations`` (of a Poisson count), plus one."""
+    expected = share * answers
+    return expected + deviations * math.sqrt(expected) + 1

@@ -5,16 +5,18 @@ decrease to what the server accepted, a plateau and then gentle probing; pure fu
 this module keeps the limiter's state and does the waiting.
 
 The rate only grows while requests are actually queued at it: an idle client does not build
-up a rate it has never tried. A 429 also pauses every request for the server's (jittered,
-capped) ``Retry-After``; when the pause ends, the waiting requests are released one slot at a
-time at the learned rate (the retried ones first), never all at once. ``limit`` (the
-client's ``rate_limit=``) is a ceiling the learned rate never exceeds; when given, the rate
-starts there instead of at 10/s. Asyncio's timers are coarse (a millisecond), so a wait
-shorter than ``MIN_SLEEP`` is not slept and a slot taken up to ``CATCH_UP`` (5 ms) late keeps
-its place in the schedule: without that, late wake-ups cost a few percent of the rate.
+up a rate it has never tried. A 429 taken for the account's limit also pauses every request
+for the server's (jittered, capped) ``Retry-After``; a 429 taken for noise pauses nothing but
+the request it answered (:meth:`RateLimiter.throttled` returns how long that one waits).
+When a pause ends, the waiting requests are released one slot at a time at the learned rate
+(the retried ones first), never all at once. ``limit`` (the client's ``rate_limit=``) is a
+ceiling the learned rate never exceeds; when given, the rate starts there instead of at
+10/s. Asyncio's timers are coarse (a millisecond), so a wait shorter than ``MIN_SLEEP`` is
+not slept and a slot taken up to ``CATCH_UP`` (5 ms) late keeps its place in the schedule:
+without that, late wake-ups cost a few percent of the rate.
 
 Measured against the sandbox limited to 50 requests/s (burst 10, whole-second
-``Retry-After``): 100 tasks of back-to-back calls from a default client get 0.91 of the limit
+``Retry-After``): 100 tasks of back-to-back calls from a default client get 0.92 of the limit
 over 30 s, with 0.14% of the requests answered 429 (``benchmarks/ratelimit.py``); a
 deterministic version of that run on a virtual clock is a unit test.
 """
@@ -27,6 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 import anyio
+import attrs
 
 from . import _constants as const
 from ._checks import count_problem, positive_problem
@@ -34,14 +37,37 @@ from ._errors import ValidationError
 from ._rate_control import (
     Phase,
     RateControl,
+    Verdict,
     accepted_rate,
     cubic_rate,
+    cut_verdict,
     is_fresh_throttle,
+    is_noise,
+    noise_level,
     rate_after_throttle,
     slow_start_rate,
 )
 
 __all__ = ["RateLimiter"]
+
+
+@attrs.define
+class _Trial:
+    """A cut on trial: the state before it (restored if it is undone), the share of 429s it
+    was decided on, and the answers to requests sent after the last cut (from ``starts``)."""
+
+    rate: float
+    estimate: float | None
+    phase: Phase
+    recovery: float
+    busy: float
+    before: float
+    starts: float
+    answers: int = 0
+    throttled: int = 0
+    persisted: float | None = None  # the share of 429s after the last cut, if they persisted
+    earlier_answers: int = 0  # ... over these answers, with these 429s
+    earlier_throttled: int = 0
 
 
 class RateLimiter:
@@ -103,6 +129,15 @@ class RateLimiter:
         self._in_flight = 0  # released, not yet done
         self._throttled = False  # any account 429 yet?
         self._decreased_at_ticket = 0
+        self._answers: deque[bool] = deque()  # the last noise_window answers: 429 or not
+        self._answers_throttled = 0  # 429s among them
+        # The share of 429s in each of the last NOISE_MEMORY blocks of noise_window answers
+        # (and in the answers after a cut that was undone), and the block under way.
+        self._blocks: deque[float] = deque(maxlen=const.NOISE_MEMORY)
+        self._block_answers = 0
+        self._block_throttled = 0
+        self._noisy = False  # a cut was undone: the 429s are (partly) noise
+        self._trial: _Trial | None = None
         self._generation = 0  # bumped by every pause, so a sleeping head re-checks
         self._head: anyio.Event | None = None
         self._queue: deque[anyio.Event] = deque()
@@ -129,6 +164,12 @@ class RateLimiter:
     def estimate(self) -> float | None:
         """The limit learned from the last 429 (``None`` before any)."""
         return self._estimate
+
+    @property
+    def noise(self) -> float:
+        """The share of 429s taken for noise (0: none known): once cuts were undone because
+        the 429s did not fall, the median share over the last blocks of answers."""
+        return noise_level(self._blocks if self._noisy else (), self.control.noise_window)
 
     @property
     def paused_until(self) -> float:
@@ -259,21 +300,74 @@ class RateLimiter:
 
     # --- what the answers say -----------------------------------------------------------
 
-    def done(self, *, accepted: bool) -> None:
+    def done(self, *, accepted: bool, ticket: int | None = None) -> None:
         """A released request is over: answered (``accepted``: with anything but a 429), or
-        throttled, failed or cancelled."""
+        throttled, failed or cancelled. ``ticket``: see :meth:`accepted`."""
         self._in_flight -= 1
         if accepted:
-            self.accepted()
+            self.accepted(ticket)
 
-    def accepted(self) -> None:
-        """Count an answer the server accepted (any status but 429)."""
+    def accepted(self, ticket: int | None = None) -> None:
+        """Count an answer the server accepted (any status but 429) to the request released
+        as ``ticket``: one released before the last cut does not count towards that cut's
+        trial (its 429s do not either). ``None``: a request released after it."""
         now = self._clock()
         times = self._accepted
         times.append(now)
         horizon = now - self.control.accepted_window
         while times[0] < horizon and len(times) > self.control.accepted_count:
             times.popleft()
+        self._answered(throttled=False)
+        trial = self._trial
+        fresh = ticket is None or is_fresh_throttle(ticket, self._decreased_at_ticket)
+        if trial is not None and fresh and now >= trial.starts:
+            trial.answers += 1
+            if self._judge(trial) is Verdict.CONFIRM:
+                self._cut(confirming=trial)
+
+    def _answered(self, *, throttled: bool) -> None:
+        """Keep the last answers: ``noise_window`` of them to judge a 429 by, and
+        ``NOISE_MEMORY`` times as many to measure the noise level over."""
+        window = self.control.noise_window
+        answers = self._answers
+        if len(answers) >= window:
+            self._answers_throttled -= answers.popleft()
+        answers.append(throttled)
+        self._answers_throttled += throttled
+        self._block_answers += 1
+        self._block_throttled += throttled
+        if self._block_answers >= window:
+            self._blocks.append(self._block_throttled / self._block_answers)
+            self._block_answers = self._block_throttled = 0
+            if self._noisy and not self.noise:
+                self._noisy = False  # the 429s stopped: the noise is forgotten
+
+    def _judge(self, trial: _Trial) -> Verdict:
+        """Keep or undo the cut on trial once the answers after it say which; the caller
+        cuts again on ``DEEPER`` and ``CONFIRM``."""
+        verdict = cut_verdict(
+            before=trial.before,
+            throttled=trial.throttled,
+            answers=trial.answers,
+            noise=self.noise,
+            sample=self.control.noise_window,
+            persisted=trial.persisted,
+        )
+        if verdict is Verdict.KEEP:
+            self._trial = None
+        elif verdict is Verdict.UNDO:
+            self._trial = None
+            self._noisy = True
+            self._blocks.append(
+                (trial.throttled + trial.earlier_throttled)
+                / (trial.answers + trial.earlier_answers)
+            )
+            self._set_rate(max(self._rate, trial.rate))
+            self._estimate = trial.estimate
+            self._phase = trial.phase
+            self._recovery = trial.recovery
+            self._busy = trial.busy
+        return verdict
 
     def pause(self, seconds: float) -> None:
         """Hold every request for ``seconds`` from now (never shortens an existing pause)."""
@@ -284,36 +378,103 @@ class RateLimiter:
         # Time spent paused is not time spent queueing at the rate: it does not grow it.
         self._last_growth = max(self._last_growth, self._paused_until)
 
-    def throttled(self, ticket: int, wait: float) -> None:
-        """An account 429 answered the request released as ``ticket``: pause every request
-        for ``wait`` seconds and, if the 429 is fresh, lower the rate."""
-        self.pause(wait)
+    def throttled(self, ticket: int, wait: float) -> float:
+        """An account 429 answered the request released as ``ticket``, asking to wait
+        ``wait`` seconds; returns how long that request must still wait on its own before
+        its retry (0 when a pause of every request covers the wait).
+
+        A fresh 429 (to a request sent after the last cut) is either noise (see
+        :func:`~wamanager._rate_control.is_noise`), counted but pausing nothing — the caller
+        waits alone, for what of ``wait`` no pause under way covers — or the limit: every
+        request pauses for ``wait`` and the rate is cut, on trial until the answers after it
+        say whether the 429s fell (see :func:`~wamanager._rate_control.cut_verdict`). While
+        a cut is on trial, fresh 429s count towards its verdict and pause nothing, unless
+        they rose: the rate is then cut again, on a trial of its own. A stale 429 (sent
+        before the last cut) pauses every request, as the cut's own 429 did.
+        """
         self._throttled = True
-        if is_fresh_throttle(ticket, self._decreased_at_ticket):
-            now = self._clock()
-            control = self.control
-            times = self._accepted
-            measured = accepted_rate(
-                times,
-                now=now,
-                since=self._active_since,
-                window=control.accepted_window,
-                count=control.accepted_count,
-                min_window=control.min_accepted_window,
-            )
-            horizon = now - control.accepted_window
-            decrease = rate_after_throttle(
-                rate=self._rate,
-                accepted=measured,
-                recent=sum(1 for t in times if t >= horizon),
-                previous=self._estimate,
-                control=control,
-            )
-            self._set_rate(decrease.rate)
-            if decrease.estimate is not None:
-                self._estimate = min(decrease.estimate, self._ceiling)
-                self._recovery = decrease.recovery
-                self._phase = Phase.AVOIDANCE
-                self._busy = 0.0
-            self._decreased_at_ticket = self._issued
+        self._answered(throttled=True)
+        fresh = is_fresh_throttle(ticket, self._decreased_at_ticket)
+        trial = self._trial
+        if fresh and trial is not None:
+            trial.answers += 1
+            trial.throttled += 1
+            verdict = self._judge(trial)
+            if verdict is Verdict.CONFIRM:
+                self._cut(confirming=trial)
+            if verdict is not Verdict.DEEPER:
+                return self._uncovered(wait)
+        elif fresh and is_noise(
+            throttled=self._answers_throttled,
+            answers=len(self._answers),
+            rate=self._rate,
+            estimate=self._estimate,
+            noise=self.noise,
+            control=self.control,
+        ):
+            return self._uncovered(wait)
+        self.pause(wait)
+        if fresh:
+            self._cut()  # after DEEPER too: that cut was real, this one is a trial of its own
         self._active_since = self._paused_until
+        return 0.0
+
+    def _uncovered(self, wait: float) -> float:
+        """What of ``wait`` the pause under way (if any) does not cover."""
+        return max(wait - max(self._paused_until - self._clock(), 0.0), 0.0)
+
+    def _cut(self, *, confirming: _Trial | None = None) -> None:
+        """Lower the rate to what the server accepted (see
+        :func:`~wamanager._rate_control.rate_after_throttle`) and put the cut on a trial of
+        its own or, when ``confirming`` a trial after which the 429s persisted, a little
+        lower (``CONFIRM_FACTOR``) on that trial: its undo goes back to before its first cut."""
+        control = self.control
+        now = self._clock()
+        starts = max(now, self._paused_until)
+        trial = confirming
+        if trial is None:
+            self._trial = _Trial(
+                rate=self._rate,
+                estimate=self._estimate,
+                phase=self._phase,
+                recovery=self._recovery,
+                busy=self._busy,
+                before=self._answers_throttled / len(self._answers),
+                starts=starts,
+            )
+        else:
+            self._trial = attrs.evolve(
+                trial,
+                before=max(trial.before, trial.throttled / trial.answers),
+                starts=starts,
+                answers=0,
+                throttled=0,
+                persisted=trial.throttled / trial.answers,
+                earlier_answers=trial.answers,
+                earlier_throttled=trial.throttled,
+            )
+        times = self._accepted
+        measured = accepted_rate(
+            times,
+            now=now,
+            since=self._active_since,
+            window=control.accepted_window,
+            count=control.accepted_count,
+            min_window=control.min_accepted_window,
+        )
+        horizon = now - control.accepted_window
+        decrease = rate_after_throttle(
+            rate=self._rate,
+            accepted=measured,
+            recent=sum(1 for t in times if t >= horizon),
+            previous=self._estimate,
+            control=control,
+        )
+        factor = 1.0 if confirming is None else const.CONFIRM_FACTOR
+        self._set_rate(factor * decrease.rate)
+        if decrease.estimate is not None:
+            self._estimate = min(factor * decrease.estimate, self._ceiling)
+            self._recovery = decrease.recovery
+            self._phase = Phase.AVOIDANCE
+            self._busy = 0.0
+        self._decreased_at_ticket = self._issued

@@ -239,12 +239,12 @@ class Session:
         overrides the method's default (see :mod:`wamanager._retry`). The body is ``None``
         when empty (204).
 
-        A 429 is waited out (pausing every request of the client, and lowering its rate)
-        for at most :attr:`throttle_budget` seconds, then raised as
-        :class:`~wamanager.Throttled`. With ``local_throttle`` a 429 is a cool-down
-        of this one resource (the OTP step of one deployment), not the account's limit: it
-        is raised at once, its ``retry_after`` jittered and capped, and the rate is left
-        alone.
+        A 429 is waited out (pausing every request of the client and lowering its rate, or,
+        when 429s come at random whatever the rate, this request alone) for at most
+        :attr:`throttle_budget` seconds, then raised as :class:`~wamanager.Throttled`. With
+        ``local_throttle`` a 429 is a cool-down of this one resource (the OTP step of one
+        deployment), not the account's limit: it is raised at once, its ``retry_after``
+        jittered and capped, and the rate is left alone.
 
         Raises :class:`~wamanager.APIError` subclasses for error statuses,
         :class:`~wamanager.TransportError` when no answer came, and
@@ -344,7 +344,7 @@ class Session:
                 if slot_taken:
                     assert slots is not None
                     slots.give()
-                limiter.done(accepted=accepted)
+                limiter.done(accepted=accepted, ticket=ticket)
             if failed.status == 429:
                 error = failed.error
                 assert isinstance(error, Throttled)
@@ -352,7 +352,7 @@ class Session:
                 error.retry_after = wait
                 if local_throttle:
                     raise error from None
-                limiter.throttled(ticket, wait)
+                alone = limiter.throttled(ticket, wait)
                 now = time.monotonic()
                 if throttled_since is None:
                     throttled_since = now
@@ -360,17 +360,20 @@ class Session:
                 if not within_throttle_budget(spent=spent, wait=wait, budget=self.throttle_budget):
                     raise error from None
                 throttled_for += wait
-                priority = True  # first in line when the pause ends
+                priority = True  # first in line when the wait ends
                 logger.info(
-                    "%s %s throttled (429): every request waits %.2fs "
+                    "%s %s throttled (429): %s waits %.2fs "
                     "(%.0fs of the %.0fs throttle budget used); rate now %.3g/s",
                     method,
                     url_path,
+                    "this request (429s at the noise level)" if alone else "every request",
                     wait,
                     spent,
                     self.throttle_budget,
                     limiter.rate,
                 )
+                if alone > const.MIN_SLEEP:
+                    await connection.sleep(alone)
                 continue
             failures += 1
             if not should_retry(

@@ -22,11 +22,9 @@ five minutes before a resend must stay long next to one request. For the same re
 injected 429s ask for ``Retry-After: 0``: the sandbox counts it in whole real seconds, and one
 is two sandbox minutes here.
 
-Rate control. The client's adaptive rate control takes every 429 for its account's limit and
-slows down; 429s injected at random, whatever the rate, hold it near its floor (half a
-request a second) for good, and the run would take an hour. That is a property of the rate
-control, measured and reported in the README, not what this suite tests: here the client's
-client is given a floor its account is known to take (``rate_control=RateControl(min_rate=...)``).
+Rate control. The client is a default one: its rate control learns that the injected 429s
+are noise (they keep their share when it slows down) and stops cutting the rate for them, so
+no floor is needed (``tests/test_rate_noise.py`` pins that behaviour on its own).
 
 The faults' draws are seeded, but which request gets which draw depends on the order in which
 concurrent requests arrive: the counts vary a little from run to run, the outcome never does.
@@ -52,7 +50,6 @@ from wamanager import (
     Onboarding,
     PollPolicy,
     Profile,
-    RateControl,
     WhatsAppManager,
     provision,
     provision_many,
@@ -70,9 +67,6 @@ NUMBERS = 300
 SCRIPTED = frozenset(f"4477009{n:05d}" for n in range(0, NUMBERS, 30))
 #: The client's timeout for one attempt (real seconds).
 TIMEOUT = 0.25
-#: The floor of the client's rate (requests per second of its limiter, whose waits run at the
-#: sandbox's pace): the rate the account is known to take.
-MIN_RATE = 500.0
 PROFILE = Profile(about="Chaos bakery", vertical="Restaurant")
 PHOTO = "https://cdn.example.com/chaos.png"
 
@@ -179,7 +173,6 @@ async def test_every_number_ends_right_whatever_the_faults(
             auth=auth,
             timeout=TIMEOUT,
             sleep=scaled_sleep,
-            rate_control=RateControl(min_rate=MIN_RATE),
         ) as wam:
             options: dict[str, Any] = {
                 "otp": sandbox.otp_provider,
