@@ -27,7 +27,6 @@ CROSS_CUTTING = {
     "test_exported_members.py": "the public surface, wamanager.__all__",
     "test_hygiene.py": "the suite's check that nothing is left open",
     "test_import_graph.py": "the import graph of the whole package",
-    "test_rate_noise.py": "rate control under random 429s: _rate_control, the limiter, a client",
     "test_suite_layout.py": "this file",
     "cli/test_secrets.py": "no secret in anything any command prints (uses the CLI fixtures)",
     "sandbox/test_layout.py": "the import graph inside the sandbox",

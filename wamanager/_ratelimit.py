@@ -19,6 +19,11 @@ Measured against the sandbox limited to 50 requests/s (burst 10, whole-second
 ``Retry-After``): 100 tasks of back-to-back calls from a default client get 0.92 of the limit
 over 30 s, with 0.14% of the requests answered 429 (``benchmarks/ratelimit.py``); a
 deterministic version of that run on a virtual clock is a unit test.
+
+This module is a little over 400 lines because the limiter's state is one concern: the
+schedule, the pause, the learned rate and the trial of each cut read and write the same
+fields, under one invariant (no lock, no background task); the decisions it takes are
+already apart, in :mod:`wamanager._rate_control`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ is two sandbox minutes here.
 
 Rate control. The client is a default one: its rate control learns that the injected 429s
 are noise (they keep their share when it slows down) and stops cutting the rate for them, so
-no floor is needed (``tests/test_rate_noise.py`` pins that behaviour on its own).
+no floor is needed (``tests/reliability/test_random_429s.py`` pins that behaviour on its own).
 
 The faults' draws are seeded, but which request gets which draw depends on the order in which
 concurrent requests arrive: the counts vary a little from run to run, the outcome never does.
