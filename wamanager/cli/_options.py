@@ -34,6 +34,7 @@ __all__ = [
     "api_command",
     "client_environ",
     "debug_option",
+    "run_async",
 ]
 
 #: The credential flags and the environment variable each one overrides.
