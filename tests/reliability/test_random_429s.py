@@ -160,6 +160,7 @@ def test_cut_verdict_table(
         ((), 0.0),  # no cut undone: no noise
         ((0.05,), 0.05),
         ((0.05, 0.06, 0.4), 0.06),  # a block above a limit does not raise it
+        ((0.04, 0.4, 0.06, 0.05), 0.055),  # an even count: the mean of the middle two
         ((0.15, 0.0, 0.0), 0.0),  # the 429s stopped: forgotten
         ((0.005,), 0.0),  # under one 429 a window
     ],
