@@ -322,15 +322,17 @@ class RateLimiter:
         horizon = now - self.control.accepted_window
         while times[0] < horizon and len(times) > self.control.accepted_count:
             times.popleft()
-        self._answered(throttled=False)
+        self._answered(False)
         trial = self._trial
+        if trial is None:  # the common case, before any 429: nothing on trial
+            return
         fresh = ticket is None or is_fresh_throttle(ticket, self._decreased_at_ticket)
-        if trial is not None and fresh and now >= trial.starts:
+        if fresh and now >= trial.starts:
             trial.answers += 1
             if self._judge(trial) is Verdict.CONFIRM:
                 self._cut(confirming=trial)
 
-    def _answered(self, *, throttled: bool) -> None:
+    def _answered(self, throttled: bool) -> None:
         """Keep the last answers: ``noise_window`` of them to judge a 429 by, and
         ``NOISE_MEMORY`` times as many to measure the noise level over."""
         window = self.control.noise_window
@@ -398,7 +400,7 @@ class RateLimiter:
         before the last cut) pauses every request, as the cut's own 429 did.
         """
         self._throttled = True
-        self._answered(throttled=True)
+        self._answered(True)
         fresh = is_fresh_throttle(ticket, self._decreased_at_ticket)
         trial = self._trial
         if fresh and trial is not None:

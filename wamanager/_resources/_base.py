@@ -9,7 +9,7 @@ wraps single results in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .._checks import UNSENDABLE
@@ -36,7 +36,7 @@ class Resource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._session.base_url}>"
 
-    async def _send(
+    def _send(
         self,
         method: str,
         path: str,
@@ -46,13 +46,14 @@ class Resource:
         query: Mapping[str, str] | None = None,
         replay_safe: bool | None = None,
         local_throttle: bool = False,
-    ) -> Response:
-        """Send one request: ``body`` is a request model (validated, then encoded) or a
-        ready JSON value; ``ids`` fill the path template."""
+    ) -> Coroutine[Any, Any, Response]:
+        """Send one request (await the result): ``body`` is a request model (validated now,
+        then encoded) or a ready JSON value; ``ids`` fill the path template. Not a
+        coroutine itself: it hands back the session's, one frame less on every call."""
         if body is not None and not isinstance(body, dict):
             validate(body)
             body = unstructure(body)
-        return await self._session.request(
+        return self._session.request(
             method,
             path,
             path_params=ids,
@@ -65,7 +66,8 @@ class Resource:
     async def _call(self, method: str, path: str, cast_to: type[T], what: str, **options: Any) -> T:
         """:meth:`_send`, then the answer parsed into ``cast_to`` (``what`` names the call in
         an :class:`~wamanager.UnexpectedResponse`)."""
-        return parse(await self._send(method, path, **options), cast_to, what=what)
+        response = await self._send(method, path, **options)
+        return parse_data(response.data, cast_to, what=what, status=response.status)
 
     async def _call_first(
         self,
