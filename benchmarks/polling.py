@@ -78,6 +78,10 @@ SERVER = textwrap.dedent(
 )
 
 
+#: The routes a watcher's polls take (the list, and one deployment).
+POLLS = ("GET deployments", "GET one")
+
+
 @contextmanager
 def sandbox_process() -> Iterator[dict[str, str]]:
     """A sandbox in a child process; yields its root URL and application credentials."""
@@ -90,6 +94,8 @@ def sandbox_process() -> Iterator[dict[str, str]]:
     finally:
         child.terminate()
         child.wait(timeout=10)
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 async def stats(root: str) -> dict[str, Any]:
@@ -113,8 +119,11 @@ class LagProbe:
             if self.recording:
                 self.lags.append(time.perf_counter() - started - 0.01)
 
-    def p99(self) -> float:
-        return statistics.quantiles(self.lags, n=100)[98] if len(self.lags) > 2 else 0.0
+    def quantile(self, q: int) -> float:
+        """The ``q``-th percentile, in milliseconds (0 with too few samples)."""
+        if len(self.lags) <= 2:
+            return 0.0
+        return statistics.quantiles(self.lags, n=100)[q - 1] * 1000
 
 
 async def measure(
@@ -161,25 +170,21 @@ async def measure(
         cpu = time.process_time() - cpu
         polls = wam.scheduler.stats.single_gets + wam.scheduler.stats.served_by_list - polls
         after = await stats(root)
-    poll_requests = sum(
-        after["counts"].get(k, 0) - before["counts"].get(k, 0)
-        for k in ("GET deployments", "GET one")
-    )
-    poll_bytes = sum(
-        after["bytes"].get(k, 0) - before["bytes"].get(k, 0) for k in ("GET deployments", "GET one")
-    )
+    poll_requests = sum(after["counts"].get(k, 0) - before["counts"].get(k, 0) for k in POLLS)
+    poll_bytes = sum(after["bytes"].get(k, 0) - before["bytes"].get(k, 0) for k in POLLS)
     return {
         "polls": polls / cycles,
         "requests": poll_requests / cycles,
         "kbytes": poll_bytes / cycles / 1024,
         "cpu_ms": cpu / cycles * 1000,
         "memory_per_watcher": held / count,
-        "lag_p99_ms": probe.p99() * 1000,
+        "lag_p99_ms": probe.quantile(99),
     }
 
 
 async def create_all(wam: WhatsAppManager, count: int) -> list[str]:
-    """Create ``count`` fresh deployments (50 at a time); their ids."""
+    """Create ``count`` fresh deployments (50 at a time; numbers new to a sandbox that already
+    holds an earlier run's); their ids."""
     ids: list[str] = []
     base = int(time.time() * 1000) % 10**8
     limiter = anyio.CapacityLimiter(50)

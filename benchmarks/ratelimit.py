@@ -70,6 +70,17 @@ class Server:
     def snapshot(self) -> collections.Counter[int]:
         return collections.Counter(self.statuses)
 
+    def answered_since(self, before: collections.Counter[int]) -> dict[str, float]:
+        """The answers since the ``before`` snapshot: 200s, 429s, all, and the 429s' share."""
+        counts = self.snapshot() - before
+        total = sum(counts.values())
+        return {
+            "ok": counts[200],
+            "429": counts[429],
+            "requests": total,
+            "share": counts[429] / total,
+        }
+
 
 @contextlib.asynccontextmanager
 async def serve(limit: float | None, burst: int = 1, noise: float = 0.0) -> AsyncIterator[Server]:
@@ -126,15 +137,7 @@ async def saturate(server: Server, seconds: float, **client: Any) -> dict[str, f
                 tg.start_soon(worker)
         elapsed = time.perf_counter() - started
         estimate = wam.session.limiter.estimate
-    counts = server.snapshot() - before
-    total = sum(counts.values())
-    return {
-        "ok": counts[200],
-        "429": counts[429],
-        "share": counts[429] / total,
-        "seconds": elapsed,
-        "estimate": estimate or 0.0,
-    }
+    return {**server.answered_since(before), "seconds": elapsed, "estimate": estimate or 0.0}
 
 
 async def onboard(server: Server, count: int, **client: Any) -> dict[str, float]:
@@ -173,15 +176,7 @@ async def onboard(server: Server, count: int, **client: Any) -> dict[str, float]
             for i in range(count):
                 tg.start_soon(one, i)
         elapsed = time.perf_counter() - started
-    counts = server.snapshot() - before
-    total = sum(counts.values())
-    return {
-        "finished": finished,
-        "requests": total,
-        "429": counts[429],
-        "share": counts[429] / total,
-        "seconds": elapsed,
-    }
+    return {**server.answered_since(before), "finished": finished, "seconds": elapsed}
 
 
 async def paced(server: Server, seconds: float, **client: Any) -> dict[str, float]:
@@ -206,12 +201,8 @@ async def paced(server: Server, seconds: float, **client: Any) -> dict[str, floa
                 tg.start_soon(task, i * period / 100)
         elapsed = time.perf_counter() - started
         limiter = wam.session.limiter
-    counts = server.snapshot() - before
-    total = sum(counts.values())
     return {
-        "ok": counts[200],
-        "429": counts[429],
-        "share": counts[429] / total,
+        **server.answered_since(before),
         "seconds": elapsed,
         "rate": limiter.rate,
         "noise": limiter.noise,

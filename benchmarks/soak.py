@@ -1,12 +1,12 @@
 """Soak: 10,000 watched deployments on one client for 20 poll cycles.
 
-The sandbox runs in another process (its own CPU), without a rate limit, with every
-deployment held in CREATING_CLUSTER so that each is polled for as long as the soak lasts; a
-middleware there counts requests and response body bytes per route. The client creates the
-deployments, then watches all of them at once (``PollPolicy(interval=1.0)``: one poll cycle a
-second) for ``--cycles`` cycles, while it samples at every cycle boundary its resident memory
-(RSS, from ``/proc/self/status``: Linux), its CPU time and the sandbox's counters, and a probe
-measures how late a 10 ms sleep of the event loop wakes up.
+The sandbox runs in another process (its own CPU; the polling benchmark's), without a rate
+limit, with every deployment held in CREATING_CLUSTER so that each is polled for as long as the
+soak lasts; a middleware there counts requests and response body bytes per route. The client
+creates the deployments, then watches all of them at once (``PollPolicy(interval=1.0)``: one
+poll cycle a second) for ``--cycles`` cycles, while it samples at every cycle boundary its
+resident memory (RSS, from ``/proc/self/status``: Linux), its CPU time and the sandbox's
+counters, and a probe measures how late a 10 ms sleep of the event loop wakes up.
 
 Printed: memory per watcher (RSS once the watches run, less RSS before, over N), RSS growth
 from the end of cycle 5 to the end of the last cycle (the soak's target: none) and RSS at the
@@ -26,81 +26,19 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
-import json
 import statistics
-import subprocess
-import sys
-import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
 import aiohttp
 import anyio
 
-from wamanager import DeploymentRequest, JWTAuth, PollPolicy, WatchTimeout, WhatsAppManager
+# The sandbox process, the lag probe and the deployments are the polling benchmark's (this
+# folder is on sys.path when a benchmark runs as a script).
+from polling import POLLS, LagProbe, create_all, sandbox_process
 
-SERVER = textwrap.dedent(
-    """
-    import asyncio, json
-    from collections import Counter
-    from aiohttp import web
-    from wamanager.sandbox import SandboxConfig, Scenario, create_app
-    from wamanager.sandbox._runner import with_default_application
-
-    counts, sizes = Counter(), Counter()
-
-    @web.middleware
-    async def count(request, handler):
-        if request.path == "/_soak/stats":
-            return web.json_response({"counts": counts, "bytes": sizes})
-        response = await handler(request)
-        tail = request.path.rsplit("/", 1)[-1]
-        key = request.method + " " + ("one" if tail.count("-") == 4 else tail)
-        counts[key] += 1
-        if isinstance(response, web.Response) and isinstance(response.body, bytes):
-            sizes[key] += len(response.body)
-        return response
-
-    async def main():
-        config, key = with_default_application(SandboxConfig(
-            scenarios=(Scenario("*", stuck_in="CREATING_CLUSTER"),),
-            max_deployments=1_000_000,
-            rate_limit=None,
-        ))
-        app = create_app(config)
-        app.middlewares.insert(0, count)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        print(json.dumps({"root": f"http://127.0.0.1:{port}",
-                          "app": config.applications[0].application_id, "key": key}),
-              flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-    """
-)
-POLLS = ("GET deployments", "GET one")
-
-
-@contextmanager
-def sandbox_process() -> Iterator[dict[str, str]]:
-    """A sandbox in a child process; yields its root URL and application credentials."""
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert child.stdout is not None
-        yield json.loads(child.stdout.readline())
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
-        if child.stdout is not None:
-            child.stdout.close()
+from wamanager import JWTAuth, PollPolicy, WatchTimeout, WhatsAppManager
 
 
 def rss() -> int:
@@ -110,43 +48,6 @@ def rss() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status (the soak needs Linux)")
-
-
-class LagProbe:
-    """How late a 10 ms sleep wakes up (the event loop's lag), while ``recording``."""
-
-    def __init__(self) -> None:
-        self.lags: list[float] = []
-        self.recording = False
-
-    async def run(self) -> None:
-        while True:
-            started = time.perf_counter()
-            await anyio.sleep(0.01)
-            if self.recording:
-                self.lags.append(time.perf_counter() - started - 0.01)
-
-    def quantile(self, q: int) -> float:
-        """The ``q``-th percentile, in milliseconds."""
-        return statistics.quantiles(self.lags, n=100)[q - 1] * 1000
-
-
-async def create_all(wam: WhatsAppManager, count: int) -> list[str]:
-    """Create ``count`` deployments, 100 at a time; their ids."""
-    ids: list[str] = []
-    limiter = anyio.CapacityLimiter(100)
-
-    async def one(n: int) -> None:
-        async with limiter:
-            request = DeploymentRequest(
-                country_code="1", number=f"{n:010d}", vname_certificate="c", waba_id="1"
-            )
-            ids.append((await wam.deployments.create(request)).deployment_id)
-
-    async with anyio.create_task_group() as tg:
-        for n in range(count):
-            tg.start_soon(one, n)
-    return ids
 
 
 async def soak(
@@ -165,7 +66,7 @@ async def soak(
     ):
 
         async def counters() -> dict[str, Any]:
-            async with probe_http.get(root + "/_soak/stats") as response:
+            async with probe_http.get(root + "/_bench/stats") as response:
                 data: dict[str, Any] = await response.json()
                 return data
 
