@@ -24,6 +24,7 @@ from wamanager import (
     ValidationError,
     WhatsAppManager,
 )
+from wamanager._constants import DOUBLING_TIME
 from wamanager.testing import BASE_PATH, FakeAPI, SleepRecorder
 
 from ._support import DEP, load_spec
@@ -269,10 +270,12 @@ async def test_default_client_starts_gently(
         for _ in range(20):
             tg.start_soon(client.deployments.get, DEP)
     # The sleeps return at once, but the limiter reads the real clock: the last request's
-    # wait is 1.9 s less what little real time passed before it was computed.
+    # wait is 1.9 s less the real time that passed, and slow start has raised the rate by
+    # that time's doubling share (x2 every DOUBLING_TIME of queueing), shortening each slot.
     elapsed = time.monotonic() - started
+    shortest = (1.9 - elapsed) * 2 ** (-elapsed / DOUBLING_TIME)
     assert len(sleeps.delays) == 19
-    assert 1.9 - elapsed - 0.01 <= max(sleeps.delays) <= 1.9 + 0.01
+    assert shortest - 0.01 <= max(sleeps.delays) <= 1.9 + 0.01
 
 
 # --- logging -----------------------------------------------------------------------------
